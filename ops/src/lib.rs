@@ -1,0 +1,18 @@
+//! What every Wattline binary needs to be operable, in one place so the
+//! services behave alike:
+//! - [`logging`]: tracing set-up, text or JSON, `RUST_LOG`;
+//! - [`shutdown`]: SIGTERM/SIGINT as a cancellation token;
+//! - [`secret`]: values (passwords, tokens, broker URLs) that never reach a log;
+//! - [`retry`]: capped exponential backoff with jitter;
+//! - [`amqp`] (feature `amqp`): noticing a dead AMQP connection.
+
+#[cfg(feature = "amqp")]
+pub mod amqp;
+pub mod logging;
+pub mod retry;
+pub mod secret;
+pub mod shutdown;
+
+pub use logging::{init_tracing, LogFormat};
+pub use secret::{AmqpUrl, Secret};
+pub use shutdown::cancel_on_signal;
