@@ -1,0 +1,363 @@
+//! Real servers for Wattline's integration tests.
+//!
+//! Tests talk to the shared local RabbitMQ and InfluxDB that `deploy/stack.sh`
+//! starts, each inside its own scope so tests run in parallel without seeing
+//! each other's data:
+//! - [`RabbitVhost`]: a fresh RabbitMQ virtual host (created through the
+//!   management API, deleted on drop), with its `amqp_url`;
+//! - [`InfluxDatabase`]: a fresh InfluxDB database (dropped on drop), with a
+//!   small InfluxQL query helper;
+//! - [`PrivateRabbit`], [`PrivateInflux`] (module `private`): servers of a
+//!   test's own on free ports, for fault tests that stop and restart them;
+//! - [`binary`]: the path of a workspace binary, for tests that run the real
+//!   programs as separate processes.
+//!
+//! Addresses come from `TESTKIT_AMQP`, `TESTKIT_RABBIT_API` and
+//! `TESTKIT_INFLUX`, defaulting to the local stack's ports.
+
+mod private;
+
+pub use private::{free_port, PrivateInflux, PrivateRabbit};
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+const RABBIT_USER: &str = "guest";
+const RABBIT_PASSWORD: &str = "guest";
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// `host:port` of the shared RabbitMQ node's AMQP listener.
+pub fn amqp_host() -> String {
+    env_or("TESTKIT_AMQP", "127.0.0.1:5672")
+}
+
+/// Base URL of the shared RabbitMQ node's management API.
+pub fn rabbit_api() -> String {
+    env_or("TESTKIT_RABBIT_API", "http://127.0.0.1:15672")
+}
+
+/// Base URL of the shared InfluxDB.
+pub fn influx_url() -> String {
+    env_or("TESTKIT_INFLUX", "http://127.0.0.1:8086")
+}
+
+/// A name no other test (or earlier run) uses: `prefix-<pid>-<random>`.
+pub fn unique_name(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
+}
+
+/// Installs rustls' ring provider once, as the Wattline binaries do, so
+/// reqwest clients (which are built without a default provider) work.
+pub fn init_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+fn blocking_client() -> reqwest::blocking::Client {
+    init_crypto();
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("reqwest client builds")
+}
+
+fn async_client() -> reqwest::Client {
+    init_crypto();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("reqwest client builds")
+}
+
+/// Runs blocking HTTP on a plain thread: safe to call from `Drop` inside a
+/// tokio runtime, where reqwest's blocking client would panic.
+fn off_runtime<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::spawn(job)
+        .join()
+        .expect("helper thread panicked")
+}
+
+fn percent_encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A RabbitMQ virtual host of its own on the shared node; guest has full
+/// permissions on it. Deleted (with its queues) on drop.
+#[derive(Debug)]
+pub struct RabbitVhost {
+    pub name: String,
+    /// `amqp://guest:guest@host:port/<vhost>`.
+    pub amqp_url: String,
+}
+
+impl RabbitVhost {
+    pub async fn create() -> Result<Self> {
+        let name = unique_name("wattline-test");
+        let vhost = percent_encode(&name);
+        let api = rabbit_api();
+        let client = async_client();
+        client
+            .put(format!("{api}/api/vhosts/{vhost}"))
+            .basic_auth(RABBIT_USER, Some(RABBIT_PASSWORD))
+            .send()
+            .await
+            .context("create vhost: is RabbitMQ running? (deploy/stack.sh)")?
+            .error_for_status()?;
+        client
+            .put(format!("{api}/api/permissions/{vhost}/{RABBIT_USER}"))
+            .basic_auth(RABBIT_USER, Some(RABBIT_PASSWORD))
+            .json(&serde_json::json!({"configure": ".*", "write": ".*", "read": ".*"}))
+            .send()
+            .await?
+            .error_for_status()?;
+        let amqp_url = format!(
+            "amqp://{RABBIT_USER}:{RABBIT_PASSWORD}@{}/{vhost}",
+            amqp_host()
+        );
+        Ok(Self { name, amqp_url })
+    }
+
+    /// The management API's view of a queue in this vhost (`messages`,
+    /// `messages_ready`, `messages_unacknowledged`, `consumers`, ...).
+    /// Those counters refresh every few seconds; poll, don't assume.
+    pub async fn queue_info(&self, queue: &str) -> Result<Value> {
+        let url = format!(
+            "{}/api/queues/{}/{}",
+            rabbit_api(),
+            percent_encode(&self.name),
+            percent_encode(queue)
+        );
+        let response = async_client()
+            .get(url)
+            .basic_auth(RABBIT_USER, Some(RABBIT_PASSWORD))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!("queue {queue}: HTTP {}", response.status());
+        }
+        Ok(response.json().await?)
+    }
+}
+
+impl Drop for RabbitVhost {
+    fn drop(&mut self) {
+        let url = format!("{}/api/vhosts/{}", rabbit_api(), percent_encode(&self.name));
+        off_runtime(move || {
+            let _ = blocking_client()
+                .delete(url)
+                .basic_auth(RABBIT_USER, Some(RABBIT_PASSWORD))
+                .send();
+        });
+    }
+}
+
+/// An InfluxDB database of its own on the shared server, dropped on drop.
+#[derive(Debug)]
+pub struct InfluxDatabase {
+    pub url: String,
+    pub name: String,
+}
+
+impl InfluxDatabase {
+    /// A database on the shared InfluxDB.
+    pub async fn create() -> Result<Self> {
+        Self::create_on(&influx_url()).await
+    }
+
+    /// A database on the InfluxDB at `url` (e.g. a [`PrivateInflux`]).
+    pub async fn create_on(url: &str) -> Result<Self> {
+        let db = Self {
+            url: url.to_owned(),
+            name: unique_name("wattline_test").replace('-', "_"),
+        };
+        db.query(&format!("CREATE DATABASE \"{}\"", db.name))
+            .await
+            .context("create database: is InfluxDB running? (deploy/stack.sh)")?;
+        Ok(db)
+    }
+
+    /// Runs InfluxQL against this database and returns the first statement's
+    /// result (`{"series": [...]}` or `{}`), failing on an InfluxDB error.
+    pub async fn query(&self, influxql: &str) -> Result<Value> {
+        let response = async_client()
+            .post(format!("{}/query", self.url))
+            .query(&[("db", self.name.as_str()), ("q", influxql), ("epoch", "ms")])
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await.context("query response is JSON")?;
+        let result = body["results"][0].clone();
+        if !status.is_success() || result.get("error").is_some() || body.get("error").is_some() {
+            bail!("InfluxQL {influxql:?} failed ({status}): {body}");
+        }
+        Ok(result)
+    }
+
+    /// Rows of a query as `(columns, values)` of its first series, or empty.
+    pub async fn rows(&self, influxql: &str) -> Result<Vec<serde_json::Map<String, Value>>> {
+        let result = self.query(influxql).await?;
+        let mut rows = Vec::new();
+        for series in result["series"].as_array().into_iter().flatten() {
+            let columns: Vec<String> = series["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect();
+            for values in series["values"].as_array().into_iter().flatten() {
+                let mut row = serde_json::Map::new();
+                if let Some(tags) = series["tags"].as_object() {
+                    row.extend(tags.clone());
+                }
+                for (column, value) in columns.iter().zip(values.as_array().into_iter().flatten()) {
+                    row.insert(column.clone(), value.clone());
+                }
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Number of points in `measurement` (counted on the `watts` field).
+    pub async fn count_points(&self, measurement: &str) -> Result<u64> {
+        let rows = self
+            .rows(&format!("SELECT count(\"watts\") FROM \"{measurement}\""))
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get("count"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0))
+    }
+}
+
+impl Drop for InfluxDatabase {
+    fn drop(&mut self) {
+        let (url, q) = (
+            format!("{}/query", self.url),
+            format!("DROP DATABASE \"{}\"", self.name),
+        );
+        off_runtime(move || {
+            let _ = blocking_client().post(url).query(&[("q", q)]).send();
+        });
+    }
+}
+
+/// Names of all databases on the shared InfluxDB.
+pub async fn database_names() -> Result<Vec<String>> {
+    let body: Value = async_client()
+        .get(format!("{}/query", influx_url()))
+        .query(&[("q", "SHOW DATABASES")])
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(body["results"][0]["series"][0]["values"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|row| row[0].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// Path of a binary of this workspace (`device-agent`, `write-service`, ...)
+/// in the same target directory as the running test, built if missing.
+pub fn binary(name: &str) -> PathBuf {
+    // A test runs from target/<profile>/deps/<test>-<hash>.
+    let exe = std::env::current_exe().expect("current exe");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary lives in target/<profile>/deps")
+        .to_path_buf();
+    let path = profile_dir.join(name);
+    if !path.exists() {
+        let release = profile_dir.ends_with("release");
+        let mut cargo = std::process::Command::new(env_or("CARGO", "cargo"));
+        cargo.args(["build", "--bin", name]);
+        if release {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("run cargo build");
+        assert!(status.success(), "cargo build --bin {name} failed");
+    }
+    path
+}
+
+/// Sends SIGTERM to a child process (a service under test), as an operator's
+/// `kill` or a container runtime would.
+pub fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("the child is running");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM {pid} failed");
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or fails after `timeout`
+/// with `what` in the message. For conditions that become true eventually
+/// (a queue drained, points visible), never for timing assertions.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last_error = None;
+    loop {
+        match check().await {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            Err(e) => last_error = Some(e),
+        }
+        if tokio::time::Instant::now() > deadline {
+            match last_error {
+                Some(e) => {
+                    bail!("timed out after {timeout:?} waiting for {what}; last error: {e:#}")
+                }
+                None => bail!("timed out after {timeout:?} waiting for {what}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_encoding_keeps_unreserved_and_escapes_the_rest() {
+        assert_eq!(percent_encode("a-b_c.d~9"), "a-b_c.d~9");
+        assert_eq!(percent_encode("/ x"), "%2F%20x");
+    }
+
+    #[tokio::test]
+    async fn a_vhost_and_a_database_can_be_created_used_and_dropped() {
+        let vhost = RabbitVhost::create().await.expect("vhost");
+        let db = InfluxDatabase::create().await.expect("database");
+        assert!(vhost.amqp_url.ends_with(&percent_encode(&vhost.name)));
+        assert_eq!(db.count_points("power").await.expect("count"), 0);
+        let name = db.name.clone();
+        assert!(database_names().await.expect("list").contains(&name));
+        drop(db);
+        assert!(!database_names().await.expect("list").contains(&name));
+    }
+}
