@@ -1,0 +1,16 @@
+//! Integration tests of the write service against the real local RabbitMQ
+//! and InfluxDB (`deploy/stack.sh`), each test in its own vhost and database.
+//!
+//! - `delivery`: happy path, awkward ids, old readings, retention drops,
+//!   quorum queues;
+//! - `poison`: dead-lettering with reasons, and bisection of a batch that
+//!   InfluxDB rejects;
+//! - `outages`: a private InfluxDB stopped and restarted, RabbitMQ unreachable,
+//!   a topology conflict;
+//! - `process`: the real binary under SIGTERM and kill -9.
+
+mod delivery;
+mod helpers;
+mod outages;
+mod poison;
+mod process;
