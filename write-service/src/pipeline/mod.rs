@@ -64,8 +64,9 @@ const RECONNECT: BackoffPolicy = BackoffPolicy {
     max: Duration::from_secs(10),
 };
 /// A connect and topology declaration that take longer than this are
-/// treated as failed.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// treated as failed (lapin has had connects that never resolve, e.g. when
+/// the broker refuses connection.open while it boots).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long to wait for the broker to confirm a connection close: after a
 /// failure there may be nobody left to answer.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -37,6 +37,10 @@ async fn each_poison_message_is_dead_lettered_with_its_reason_and_good_ones_are_
     }
     .encode_to_vec();
     let future = batch("d", &["s"], 1, now + 3_600_000, 0);
+    const YEAR_MS: i64 = 365 * 24 * 3_600_000;
+    let years_ahead = batch("d", &["s"], 1, now + 5 * YEAR_MS, 0);
+    // A Raspberry Pi has no real-time clock: before NTP answers, it is 1970.
+    let clock_unset = batch("d", &["s"], 1, 42_000, 0);
     let stranger = batch("stranger", &["s"], 1, now - 7_000, 0);
     let control_char = batch("d", &["bad\u{7}socket"], 1, now - 8_000, 0);
     let poison: Vec<(&str, Vec<u8>, &str)> = vec![
@@ -48,6 +52,8 @@ async fn each_poison_message_is_dead_lettered_with_its_reason_and_good_ones_are_
         ("readings.d", negative.encode(), "invalid_value"),
         ("readings.d", ragged, "undecodable"),
         ("readings.d", future.encode(), "timestamp_out_of_range"),
+        ("readings.d", years_ahead.encode(), "timestamp_out_of_range"),
+        ("readings.d", clock_unset.encode(), "timestamp_out_of_range"),
         ("readings.stranger", stranger.encode(), "unknown_device"),
         (
             "readings",
