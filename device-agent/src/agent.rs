@@ -22,12 +22,11 @@ use crate::source::csv::CsvSource;
 use crate::source::simulated::SimulatedHousehold;
 use crate::source::{build_batch, SocketReading};
 use crate::spool::{Spool, SpoolStats};
-use crate::telemetry::{AgentStats, StatsSnapshot};
+use crate::telemetry::AgentStats;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy)]
 pub struct Summary {
-    pub stats: StatsSnapshot,
     /// What is still waiting in the spool.
     pub spool: SpoolStats,
 }
@@ -97,7 +96,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     ));
 
     let mut producer = Producer {
-        device_id: config.device_id.to_string(),
+        device_id: config.device_id.as_str(),
         spool: Arc::clone(&spool),
         stats: Arc::clone(&stats),
         spooled,
@@ -116,7 +115,6 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
     produced?;
 
     let summary = Summary {
-        stats: stats.snapshot(),
         spool: spool.stats(),
     };
     stats.log_status("done", summary.spool);
@@ -142,8 +140,8 @@ async fn log_status_every(every: Duration, stats: Arc<AgentStats>, spool: Arc<Sp
 }
 
 /// Reads from the source and spools one batch per interval.
-struct Producer {
-    device_id: String,
+struct Producer<'a> {
+    device_id: &'a str,
     spool: Arc<Spool>,
     stats: Arc<AgentStats>,
     /// Wakes the publisher.
@@ -154,7 +152,7 @@ struct Producer {
     deadline: Option<Instant>,
 }
 
-impl Producer {
+impl Producer<'_> {
     /// Produces until the run's bound or `shutdown`.
     async fn run(&mut self, config: &Config, shutdown: &CancellationToken) -> anyhow::Result<()> {
         match config.source {
@@ -229,21 +227,22 @@ impl Producer {
             tokio::time::interval_at(Instant::now() + config.interval, config.interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut pending: Vec<SocketReading> = Vec::new();
+        let time_up = sleep_until(self.deadline);
+        let stopping = shutdown.cancelled();
+        tokio::pin!(time_up, stopping);
         loop {
+            // `pending` is below `max` here, so this asks for at least one
+            // reading (and `recv_many` is cancel-safe).
+            let room = max - pending.len();
             let last = tokio::select! {
-                reading = source.readings.recv() => match reading {
-                    Some(reading) => {
-                        pending.push(reading);
-                        if pending.len() < max {
-                            continue;
-                        }
-                        false
-                    }
-                    None => true,
+                received = source.readings.recv_many(&mut pending, room) => match received {
+                    0 => true, // the end of the input
+                    _ if pending.len() < max => continue,
+                    _ => false, // a full batch
                 },
                 _ = ticker.tick() => false,
-                () = sleep_until(self.deadline) => true,
-                () = shutdown.cancelled() => true,
+                () = &mut time_up => true,
+                () = &mut stopping => true,
             };
             self.spool_batch(std::mem::take(&mut pending)).await?;
             if last || self.batches_left == Some(0) {
@@ -260,7 +259,7 @@ impl Producer {
         }
         let count = readings.len();
         let sequence = self.spool.next_sequence();
-        let payload = build_batch(&self.device_id, sequence, readings).encode();
+        let payload = build_batch(self.device_id, sequence, readings).encode();
         let spool = Arc::clone(&self.spool);
         let evicted =
             tokio::task::spawn_blocking(move || spool.push(sequence, count as u32, &payload))

@@ -65,7 +65,7 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
     let spool = state.spool.stats();
     Json(Health {
         status: "ok",
-        connected: state.stats.snapshot().connected,
+        connected: state.stats.connected(),
         spooled_batches: spool.batches,
         spooled_readings: spool.readings,
     })

@@ -26,12 +26,11 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use wattline_ops::amqp::connection_failure;
 use wattline_ops::retry::{Backoff, BackoffPolicy};
+use wattline_proto::{routing_key, EXCHANGE};
 
 use crate::spool::{Spool, SpooledBatch};
 use crate::telemetry::AgentStats;
 
-/// The exchange readings are published to (declared by the write service).
-pub const EXCHANGE: &str = "wattline.readings";
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
 /// Connecting, opening the channel and turning on confirms.
@@ -42,12 +41,6 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
 /// Ceiling of the first reconnect delay.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
-
-/// The routing key of a device's batches; the broker's permissions are
-/// written against it (see DESIGN.md, "Identity and trust").
-pub fn routing_key(device_id: &str) -> String {
-    format!("readings.{device_id}")
-}
 
 #[derive(Debug)]
 pub struct PublisherSettings {
@@ -262,16 +255,7 @@ impl Publisher {
     /// logged) so it never blocks the rest.
     async fn load(&self, batch: SpooledBatch) -> Result<Option<Vec<u8>>, PublishFailure> {
         let spool = Arc::clone(&self.spool);
-        let result = tokio::task::spawn_blocking(move || match spool.read(&batch) {
-            Err(crate::spool::SpoolError::Corrupt { path, reason }) => {
-                tracing::error!(path = %path.display(), reason, readings = batch.readings,
-                    "spooled batch is corrupt; moved to the spool's corrupt/ directory");
-                spool.quarantine(batch.sequence).map(|()| None)
-            }
-            other => other.map(Some),
-        })
-        .await?;
-        Ok(result?)
+        Ok(tokio::task::spawn_blocking(move || spool.read_or_quarantine(&batch)).await??)
     }
 
     fn properties(&self, sequence: u64) -> BasicProperties {

@@ -89,23 +89,23 @@ pub struct Spool {
 #[derive(Debug, Default)]
 struct Index {
     batches: BTreeMap<u64, SpooledBatch>,
-    stats: SpoolStats,
+    /// Totals over `batches`.
+    readings: u64,
+    bytes: u64,
     next_sequence: u64,
 }
 
 impl Index {
     fn insert(&mut self, batch: SpooledBatch) {
-        self.stats.batches += 1;
-        self.stats.readings += u64::from(batch.readings);
-        self.stats.bytes += batch.bytes;
+        self.readings += u64::from(batch.readings);
+        self.bytes += batch.bytes;
         self.batches.insert(batch.sequence, batch);
     }
 
     fn remove(&mut self, sequence: u64) -> Option<SpooledBatch> {
         let batch = self.batches.remove(&sequence)?;
-        self.stats.batches -= 1;
-        self.stats.readings -= u64::from(batch.readings);
-        self.stats.bytes -= batch.bytes;
+        self.readings -= u64::from(batch.readings);
+        self.bytes -= batch.bytes;
         Some(batch)
     }
 }
@@ -221,7 +221,7 @@ impl Spool {
         loop {
             let oldest = {
                 let index = self.lock_index();
-                if index.stats.bytes + incoming <= self.max_bytes {
+                if index.bytes + incoming <= self.max_bytes {
                     return Ok(evicted);
                 }
                 match index.batches.values().next() {
@@ -252,7 +252,7 @@ impl Spool {
     /// The payload of a spooled batch, checked against its CRC.
     pub fn read(&self, batch: &SpooledBatch) -> Result<Vec<u8>, SpoolError> {
         let path = self.batch_path(batch.sequence);
-        let contents = fs::read(&path).map_err(io_error(&path))?;
+        let mut contents = fs::read(&path).map_err(io_error(&path))?;
         let corrupt = |reason| SpoolError::Corrupt {
             path: path.clone(),
             reason,
@@ -265,7 +265,23 @@ impl Spool {
         if crc32fast::hash(payload) != header.crc {
             return Err(corrupt("checksum mismatch"));
         }
-        Ok(payload.to_vec())
+        // The payload in place: no second copy of it.
+        contents.drain(..HEADER_LEN);
+        Ok(contents)
+    }
+
+    /// The payload of a spooled batch, or `None` if it is corrupt: such a
+    /// batch is logged and set aside ([`Spool::quarantine`]) so it never
+    /// blocks the rest.
+    pub fn read_or_quarantine(&self, batch: &SpooledBatch) -> Result<Option<Vec<u8>>, SpoolError> {
+        match self.read(batch) {
+            Err(SpoolError::Corrupt { path, reason }) => {
+                tracing::error!(path = %path.display(), reason, readings = batch.readings,
+                    "spooled batch is corrupt; moved to the spool's corrupt/ directory");
+                self.quarantine(batch.sequence).map(|()| None)
+            }
+            other => other.map(Some),
+        }
     }
 
     /// Removes a batch (confirmed by the broker, or evicted). Returns whether
@@ -299,7 +315,12 @@ impl Spool {
     }
 
     pub fn stats(&self) -> SpoolStats {
-        self.lock_index().stats
+        let index = self.lock_index();
+        SpoolStats {
+            batches: index.batches.len() as u64,
+            readings: index.readings,
+            bytes: index.bytes,
+        }
     }
 
     fn batch_path(&self, sequence: u64) -> PathBuf {

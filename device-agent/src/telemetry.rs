@@ -25,7 +25,6 @@ pub struct AgentStats {
     readings_confirmed: AtomicU64,
     batches_confirmed: AtomicU64,
     readings_dropped: AtomicU64,
-    publish_failures: AtomicU64,
     connected: AtomicBool,
 }
 
@@ -37,7 +36,6 @@ pub struct StatsSnapshot {
     pub readings_confirmed: u64,
     pub batches_confirmed: u64,
     pub readings_dropped: u64,
-    pub publish_failures: u64,
     pub connected: bool,
 }
 
@@ -73,7 +71,6 @@ impl AgentStats {
     }
 
     pub fn publish_failed(&self, reason: &str, error: &dyn std::fmt::Display) {
-        self.publish_failures.fetch_add(1, Ordering::Relaxed);
         counter!("wattline_agent_publish_failures_total", "reason" => reason.to_owned())
             .increment(1);
         tracing::warn!(reason, %error, "publishing failed; the spool keeps the batches and retries");
@@ -87,6 +84,11 @@ impl AgentStats {
         }
     }
 
+    /// Whether the publisher is connected to RabbitMQ right now.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
             readings_read: self.readings_read.load(Ordering::Relaxed),
@@ -94,8 +96,7 @@ impl AgentStats {
             readings_confirmed: self.readings_confirmed.load(Ordering::Relaxed),
             batches_confirmed: self.batches_confirmed.load(Ordering::Relaxed),
             readings_dropped: self.readings_dropped.load(Ordering::Relaxed),
-            publish_failures: self.publish_failures.load(Ordering::Relaxed),
-            connected: self.connected.load(Ordering::Relaxed),
+            connected: self.connected(),
         }
     }
 

@@ -12,7 +12,8 @@
 //! Timestamps are Unix milliseconds ([`now_ms`]).
 //!
 //! [`ids`] holds the id rule every part applies to device, household and
-//! socket ids.
+//! socket ids; [`EXCHANGE`] and [`routing_key`] say where on the broker a
+//! batch goes.
 
 use prost::Message;
 
@@ -22,6 +23,22 @@ pub mod ids;
 #[allow(missing_docs, missing_debug_implementations, clippy::all)]
 pub mod v1 {
     include!(concat!(env!("OUT_DIR"), "/wattline.v1.rs"));
+}
+
+/// The topic exchange agents publish batches to (declared by the write
+/// service).
+pub const EXCHANGE: &str = "wattline.readings";
+
+/// Every batch's routing key starts with this; the rest of the key is the
+/// sending device's id.
+pub const ROUTING_KEY_PREFIX: &str = "readings.";
+
+/// The routing key of a device's batches: [`ROUTING_KEY_PREFIX`] followed by
+/// the device id, verbatim. The id rides in the key because the broker's
+/// permissions are written against it, so a device can only publish under
+/// its own id (see DESIGN.md, "Identity and trust").
+pub fn routing_key(device_id: &str) -> String {
+    format!("{ROUTING_KEY_PREFIX}{device_id}")
 }
 
 /// The current wall-clock time in Unix milliseconds, the unit of every

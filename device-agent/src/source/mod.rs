@@ -4,6 +4,8 @@
 pub mod csv;
 pub mod simulated;
 
+use std::collections::HashMap;
+
 use wattline_proto::{Batch, Reading, SocketSeries};
 
 /// One reading of one socket, as a source produces it.
@@ -16,15 +18,19 @@ pub struct SocketReading {
 /// Groups readings by socket (sockets in order of first appearance,
 /// readings in the order they came) into the batch that goes on the wire.
 pub fn build_batch(device_id: &str, sequence: u64, readings: Vec<SocketReading>) -> Batch {
+    // --sockets allows up to 1000: look sockets up by id, not by scanning.
+    let mut index: HashMap<String, usize> = HashMap::new();
     let mut sockets: Vec<SocketSeries> = Vec::new();
     for SocketReading { socket_id, reading } in readings {
-        // Few sockets per device: a linear search beats hashing here.
-        match sockets.iter_mut().find(|s| s.socket_id == socket_id) {
-            Some(series) => series.readings.push(reading),
-            None => sockets.push(SocketSeries {
-                socket_id,
-                readings: vec![reading],
-            }),
+        match index.get(&socket_id) {
+            Some(&at) => sockets[at].readings.push(reading),
+            None => {
+                index.insert(socket_id.clone(), sockets.len());
+                sockets.push(SocketSeries {
+                    socket_id,
+                    readings: vec![reading],
+                });
+            }
         }
     }
     Batch {
