@@ -4,12 +4,14 @@
 //! (v1 `/write?db=..&precision=ms[&rp=..]` or v2 `/api/v2/write?org=..&bucket=..&precision=ms`).
 //! [`InfluxWriter::write`] sends one body, optionally gzipped, with no retry: the caller owns
 //! the retry policy and decides from [`WriteOutcome`] / [`WriteError`] whether to ack, split or
-//! back off.
+//! back off. A retrying caller encodes the body once ([`InfluxWriter::encode`]) and resends that
+//! ([`InfluxWriter::write_encoded`]).
 
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
@@ -41,6 +43,19 @@ pub enum InfluxApi {
         /// API token.
         token: String,
     },
+}
+
+impl InfluxApi {
+    /// v1 to `database`'s default retention policy, without credentials (an
+    /// InfluxDB with auth off, as the local stack runs it).
+    pub fn v1(database: impl Into<String>) -> Self {
+        Self::V1 {
+            database: database.into(),
+            retention_policy: None,
+            username: None,
+            password: None,
+        }
+    }
 }
 
 /// How to reach InfluxDB.
@@ -240,17 +255,32 @@ impl InfluxWriter {
 
     /// One POST of a whole line-protocol body. No retry inside: the caller owns retry policy.
     pub async fn write(&self, body: &[u8]) -> Result<WriteOutcome, WriteError> {
+        self.write_encoded(&self.encode(body)).await
+    }
+
+    /// The request body for `body`: gzipped when this writer gzips, else a copy. Build it once
+    /// and pass it to [`write_encoded`](Self::write_encoded) on every attempt of a retry.
+    pub fn encode(&self, body: &[u8]) -> Bytes {
+        if self.gzip {
+            Bytes::from(gzip(body))
+        } else {
+            Bytes::copy_from_slice(body)
+        }
+    }
+
+    /// One POST of a body from [`encode`](Self::encode) (sending it shares the buffer, no copy).
+    pub async fn write_encoded(&self, body: &Bytes) -> Result<WriteOutcome, WriteError> {
         let mut request = self
             .authorize(self.client.post(self.write_url.clone()))
             .header(CONTENT_TYPE, "text/plain; charset=utf-8");
-        request = if self.gzip {
-            request
-                .header(CONTENT_ENCODING, "gzip")
-                .body(gzip(body).map_err(|e| WriteError::Unavailable(format!("gzip: {e}")))?)
-        } else {
-            request.body(body.to_vec())
-        };
-        let response = request.send().await.map_err(network_error)?;
+        if self.gzip {
+            request = request.header(CONTENT_ENCODING, "gzip");
+        }
+        let response = request
+            .body(body.clone())
+            .send()
+            .await
+            .map_err(network_error)?;
         let status = response.status();
         if status.is_success() {
             return Ok(WriteOutcome::Written);
@@ -285,10 +315,13 @@ impl InfluxWriter {
 
 /// Gzips `body` with the fast level: writes are CPU-bound on a Pi-class box, and level 1 gets
 /// most of the ratio on repetitive line protocol.
-pub fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+pub fn gzip(body: &[u8]) -> Vec<u8> {
     let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4 + 64), Compression::fast());
-    encoder.write_all(body)?;
-    encoder.finish()
+    // Writing into a Vec never fails, so neither can compressing into one.
+    encoder
+        .write_all(body)
+        .and_then(|()| encoder.finish())
+        .expect("gzip into memory cannot fail")
 }
 
 fn network_error(error: reqwest::Error) -> WriteError {
@@ -312,7 +345,9 @@ fn network_error(error: reqwest::Error) -> WriteError {
 
 /// Maps a non-2xx answer to an outcome or error.
 fn classify(status: StatusCode, body: &str) -> Result<WriteOutcome, WriteError> {
-    let message = shorten(&error_text(body));
+    // Parsed once; retention drops are matched on the full text (dropped=N sits at the end).
+    let full = error_text(body);
+    let message = shorten(&full);
     let code = status.as_u16();
     match code {
         401 | 403 => Err(WriteError::Unauthorized {
@@ -320,17 +355,13 @@ fn classify(status: StatusCode, body: &str) -> Result<WriteOutcome, WriteError> 
             message,
         }),
         429 => Err(WriteError::Unavailable(format!("{status}: {message}"))),
-        400..=499 => {
-            // Parse the full text, not the shortened one: dropped=N sits at the end.
-            let full = error_text(body);
-            match retention_dropped(&full) {
-                Some(dropped) => Ok(WriteOutcome::PartiallyDropped { dropped, message }),
-                None => Err(WriteError::Rejected {
-                    status: code,
-                    message,
-                }),
-            }
-        }
+        400..=499 => match retention_dropped(&full) {
+            Some(dropped) => Ok(WriteOutcome::PartiallyDropped { dropped, message }),
+            None => Err(WriteError::Rejected {
+                status: code,
+                message,
+            }),
+        },
         _ => Err(WriteError::Unavailable(format!("{status}: {message}"))),
     }
 }

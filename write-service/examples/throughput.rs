@@ -17,11 +17,14 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use tokio_util::sync::CancellationToken;
 use wattline_proto::{Batch, Reading, SocketSeries};
-use write_service::topology::{self, QueueType, EXCHANGE};
-use write_service::{telemetry, Config, WriteService};
+use write_service::telemetry::{self, names};
+use write_service::topology::{self, EXCHANGE};
+use write_service::{Config, WriteService};
 
 const SOCKETS: usize = 3;
 const READINGS: usize = 10;
+/// AMQP delivery mode 2: the broker writes the message to disk.
+const PERSISTENT: u8 = 2;
 
 /// User + system CPU time of this process (Linux, 100 ticks a second).
 fn cpu_time() -> Result<Duration> {
@@ -36,10 +39,10 @@ fn cpu_time() -> Result<Duration> {
 
 fn points_written() -> f64 {
     let text = telemetry::prometheus().render();
-    text.lines()
-        .find(|l| l.starts_with("wattline_write_points_written_total "))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
+    let value = text
+        .lines()
+        .find_map(|l| l.strip_prefix(names::POINTS_WRITTEN)?.strip_prefix(' '));
+    value.and_then(|v| v.parse().ok()).unwrap_or(0.0)
 }
 
 #[tokio::main]
@@ -52,9 +55,15 @@ async fn main() -> Result<()> {
     let vhost = testkit::RabbitVhost::create().await?;
     let db = testkit::InfluxDatabase::create().await?;
 
+    let mut config = Config::new(&vhost.amqp_url);
+    config.influx_url = db.url.clone();
+    config.influx_db = db.name.clone();
+    config.listen = "127.0.0.1:0".parse()?;
+    config.households = vec!["bench=bench-home".parse().map_err(anyhow::Error::msg)?];
+
     // Backlog first, so the measurement covers the service alone.
     let connection = Connection::connect(&vhost.amqp_url, ConnectionProperties::default()).await?;
-    topology::declare(&connection, "wattline.readings.write", QueueType::Classic).await?;
+    topology::declare(&connection, &config.queue, config.queue_type).await?;
     let channel = connection.create_channel().await?;
     channel
         .confirm_select(ConfirmSelectOptions::default())
@@ -85,7 +94,7 @@ async fn main() -> Result<()> {
                 "readings.bench".into(),
                 BasicPublishOptions::default(),
                 &batch.encode(),
-                BasicProperties::default().with_delivery_mode(2),
+                BasicProperties::default().with_delivery_mode(PERSISTENT),
             )
             .await?;
         if m % 1000 == 999 {
@@ -100,11 +109,6 @@ async fn main() -> Result<()> {
         published.elapsed().as_secs_f64()
     );
 
-    let mut config = Config::new(&vhost.amqp_url);
-    config.influx_url = db.url.clone();
-    config.influx_db = db.name.clone();
-    config.listen = "127.0.0.1:0".parse()?;
-    config.households = vec!["bench=bench-home".parse().map_err(anyhow::Error::msg)?];
     println!(
         "service: prefetch {}, batch {} points / {} ms, {} writes in flight, gzip {:?}",
         config.prefetch,

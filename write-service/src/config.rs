@@ -10,6 +10,7 @@ use wattline_influx::{InfluxApi, WriterConfig};
 pub use wattline_ops::{AmqpUrl, LogFormat, Secret};
 
 use crate::households::{HouseholdMapping, HouseholdsFileError, StaticDirectory};
+use crate::pipeline::Settings;
 use crate::topology::QueueType;
 
 /// Consumes reading batches from RabbitMQ and writes them to InfluxDB,
@@ -207,6 +208,21 @@ impl Config {
     pub fn batch_age(&self) -> Duration {
         Duration::from_millis(self.batch_age_ms)
     }
+
+    /// What the consuming pipeline needs from these options.
+    pub fn pipeline_settings(&self) -> Settings {
+        Settings {
+            amqp_url: self.amqp_url.expose().to_owned(),
+            queue: self.queue.clone(),
+            queue_type: self.queue_type,
+            prefetch: self.prefetch,
+            batch_points: self.batch_points as usize,
+            batch_age: self.batch_age(),
+            max_inflight_writes: self.max_inflight_writes as usize,
+            max_clock_skew: self.max_clock_skew,
+            shutdown_grace: self.shutdown_grace,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -266,25 +282,13 @@ mod tests {
 
     #[test]
     fn v2_without_token_or_org_is_a_clear_error() {
-        let c = Config::parse_from([
-            "ws",
-            "--amqp-url",
-            "amqp://h",
-            "--influx-api",
-            "v2",
-            "--influx-org",
-            "o",
-        ]);
+        let v2_with = |flag: &str, value: &str| {
+            let v2 = ["ws", "--amqp-url", "amqp://h", "--influx-api", "v2"];
+            Config::parse_from(v2.into_iter().chain([flag, value]))
+        };
+        let c = v2_with("--influx-org", "o");
         assert!(matches!(c.writer_config(), Err(ConfigError::MissingToken)));
-        let c = Config::parse_from([
-            "ws",
-            "--amqp-url",
-            "amqp://h",
-            "--influx-api",
-            "v2",
-            "--influx-token",
-            "t",
-        ]);
+        let c = v2_with("--influx-token", "t");
         assert!(matches!(c.writer_config(), Err(ConfigError::MissingOrg)));
     }
 

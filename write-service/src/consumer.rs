@@ -1,6 +1,6 @@
 //! From a delivery to a decision: decode, validate and find the household,
 //! producing either an [`Accepted`] message (points to write), an empty
-//! batch (ack at once) or a [`Poison`] message (dead-letter).
+//! batch (ack at once) or a [`DeadLetter`] (poison to move aside).
 //!
 //! The device comes from the routing key (which the broker's auth backend
 //! enforced), never from the payload. The household comes from the
@@ -14,11 +14,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use wattline_influx::line_protocol::check_tag;
 use wattline_influx::{InvalidPoint, LineProtocolBuilder, SeriesTags};
+use wattline_ops::retry::Backoff;
 use wattline_proto::Batch;
 
+use crate::dead_letter::DeadLetter;
 use crate::households::HouseholdDirectory;
 use crate::ids::{DeviceId, HouseholdId};
-use crate::retry::{self, Backoff};
+use crate::pipeline::write::WRITES;
 use crate::validate::{self, Invalid, Reason, Summary, TimeWindow};
 
 /// A delivery as the pipeline sees it.
@@ -65,15 +67,17 @@ impl Accepted {
     pub fn points(&self) -> usize {
         self.summary.readings
     }
-}
 
-/// A message that can never be written.
-#[derive(Debug)]
-pub struct Poison {
-    pub tag: u64,
-    pub routing_key: String,
-    pub payload: Vec<u8>,
-    pub invalid: Invalid,
+    /// This message, to be moved aside because of `why`.
+    pub fn into_dead_letter(self, why: Invalid) -> DeadLetter {
+        DeadLetter {
+            tag: self.tag,
+            routing_key: self.routing_key,
+            payload: self.payload,
+            reason: why.reason,
+            detail: why.detail,
+        }
+    }
 }
 
 /// What to do with a delivery.
@@ -83,8 +87,8 @@ pub enum Intake {
     Accepted(Accepted),
     /// It holds no readings: ack (and count) at once.
     Empty { tag: u64 },
-    /// Dead-letter it.
-    Poison(Poison),
+    /// It can never be written: dead-letter it.
+    Poison(DeadLetter),
 }
 
 /// Decides what to do with a delivery. Returns `None` only when `shutdown`
@@ -132,11 +136,12 @@ pub async fn classify(
 }
 
 fn poison(incoming: Incoming, invalid: Invalid) -> Intake {
-    Intake::Poison(Poison {
+    Intake::Poison(DeadLetter {
         tag: incoming.tag,
         routing_key: incoming.routing_key,
         payload: incoming.payload,
-        invalid,
+        reason: invalid.reason,
+        detail: invalid.detail,
     })
 }
 
@@ -171,7 +176,7 @@ async fn lookup(
     device: &DeviceId,
     shutdown: &CancellationToken,
 ) -> Option<Option<HouseholdId>> {
-    let mut backoff = Backoff::new(retry::WRITES);
+    let mut backoff = Backoff::new(WRITES);
     loop {
         match directory.household_of(device).await {
             Ok(household) => return Some(household),
@@ -237,7 +242,7 @@ mod tests {
 
     fn reason(intake: Intake) -> Option<Reason> {
         match intake {
-            Intake::Poison(p) => Some(p.invalid.reason),
+            Intake::Poison(p) => Some(p.reason),
             _ => None,
         }
     }

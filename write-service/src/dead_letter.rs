@@ -4,11 +4,11 @@
 //! [`DeadLetterer::publish`] returned `Ok`, i.e. the broker confirmed the copy.
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
 
 use crate::telemetry;
-use crate::topology::DEAD_LETTER_EXCHANGE;
+use crate::topology::{text, DEAD_LETTER_EXCHANGE};
 use crate::validate::Reason;
 
 /// Header with the [`Reason`] code.
@@ -96,10 +96,6 @@ impl DeadLetterer {
     pub async fn close(&self) {
         let _ = self.channel.close(200, "shutting down".into()).await;
     }
-}
-
-fn text(value: &str) -> AMQPValue {
-    AMQPValue::LongString(LongString::from(value))
 }
 
 /// The first `max` characters of `text` (never splitting a character).

@@ -11,7 +11,7 @@
 //!   [`households`] (device → household directory);
 //! - [`pipeline`]: the session loop — batching by points and age, up to N
 //!   writes in flight, in-order acks, bisection of rejected batches,
-//!   reconnects — with [`retry`] (capped backoff with jitter);
+//!   reconnects — with capped, jittered backoff from `wattline_ops::retry`;
 //! - [`dead_letter`]: publishing poison to `wattline.readings.dead` with
 //!   confirms before the original is acked;
 //! - [`telemetry`] (tracing, metrics, events) and [`http`] (`/metrics`,
@@ -26,7 +26,6 @@ pub mod dead_letter;
 pub mod households;
 pub mod http;
 pub mod pipeline;
-pub mod retry;
 pub mod telemetry;
 pub mod topology;
 pub mod validate;
@@ -43,7 +42,7 @@ pub use config::Config;
 use households::HouseholdDirectory;
 use http::Health;
 use pipeline::write::BatchWriter;
-use pipeline::{Pipeline, Settings};
+use pipeline::Pipeline;
 /// The shared id rule and id types (in `wattline-proto`).
 pub use wattline_proto::ids;
 
@@ -106,21 +105,10 @@ impl WriteService {
             source,
         })?;
         let health = Arc::new(Health::default());
-        let settings = Settings {
-            amqp_url: config.amqp_url.expose().to_owned(),
-            queue: config.queue.clone(),
-            queue_type: config.queue_type,
-            prefetch: config.prefetch,
-            batch_points: config.batch_points as usize,
-            batch_age: config.batch_age(),
-            max_inflight_writes: config.max_inflight_writes as usize,
-            max_clock_skew: config.max_clock_skew,
-            shutdown_grace: config.shutdown_grace,
-        };
         let pipeline = Pipeline {
-            settings,
+            settings: config.pipeline_settings(),
             directory,
-            writer: BatchWriter::new(writer.clone(), retry::WRITES, health.clone()),
+            writer: BatchWriter::new(writer, health.clone()),
             health,
         };
         Ok(Self {
@@ -149,8 +137,7 @@ impl WriteService {
         tracing::info!(?config, %local_addr, "write service starting");
         let metrics = telemetry::prometheus();
 
-        let influx = InfluxWriter::new(config.writer_config()?)?;
-        match influx.ping().await {
+        match pipeline.writer.ping().await {
             Ok(()) => pipeline.health.set_influx_reachable(true),
             // Not fatal: writes wait and retry until InfluxDB is back.
             Err(error) => tracing::warn!(%error, "InfluxDB not reachable at startup"),

@@ -26,6 +26,28 @@ pub mod names {
     pub const RECONNECTS: &str = "wattline_write_reconnects_total";
 }
 
+/// Histogram buckets, by metric.
+const BUCKETS: [(&str, &[f64]); 3] = [
+    (
+        names::WRITE_DURATION,
+        &[
+            0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        ],
+    ),
+    (
+        names::LAG,
+        &[
+            0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0, 86_400.0,
+        ],
+    ),
+    (
+        names::BATCH_POINTS,
+        &[
+            1.0, 10.0, 100.0, 500.0, 1000.0, 2500.0, 5000.0, 10_000.0, 50_000.0,
+        ],
+    ),
+];
+
 /// The process-wide Prometheus recorder's handle, installed on first use.
 ///
 /// A metrics recorder is global; `run` may be called several times in one
@@ -34,29 +56,10 @@ pub fn prometheus() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full(names::WRITE_DURATION.into()),
-                    &[
-                        0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-                    ],
-                )
-                .and_then(|b| {
-                    b.set_buckets_for_metric(
-                        Matcher::Full(names::LAG.into()),
-                        &[
-                            0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0,
-                            86_400.0,
-                        ],
-                    )
-                })
-                .and_then(|b| {
-                    b.set_buckets_for_metric(
-                        Matcher::Full(names::BATCH_POINTS.into()),
-                        &[
-                            1.0, 10.0, 100.0, 500.0, 1000.0, 2500.0, 5000.0, 10_000.0, 50_000.0,
-                        ],
-                    )
+            let recorder = BUCKETS
+                .iter()
+                .try_fold(PrometheusBuilder::new(), |builder, (name, buckets)| {
+                    builder.set_buckets_for_metric(Matcher::Full((*name).into()), buckets)
                 })
                 .map(PrometheusBuilder::build_recorder)
                 .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());

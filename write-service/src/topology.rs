@@ -19,8 +19,9 @@ use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Connection, ErrorKind, ExchangeKind};
 
-/// The exchange agents publish readings to.
-pub const EXCHANGE: &str = "wattline.readings";
+/// The exchange agents publish readings to (the wire contract, shared with
+/// the agent).
+pub use wattline_proto::EXCHANGE;
 /// The exchange dead letters are published to.
 pub const DEAD_LETTER_EXCHANGE: &str = "wattline.readings.dead";
 /// The queue holding dead letters for inspection.
@@ -87,7 +88,8 @@ impl TopologyError {
     }
 }
 
-fn text(value: &str) -> AMQPValue {
+/// An AMQP long-string value (queue arguments, headers).
+pub(crate) fn text(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value))
 }
 

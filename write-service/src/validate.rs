@@ -13,9 +13,9 @@ use wattline_proto::{now_ms, Batch, Reading};
 
 use crate::ids::{check_id, DeviceId};
 
-/// Every delivery on the write queue carries this routing-key prefix; the
-/// rest of the key is the device id (enforced by the broker's auth backend).
-pub const ROUTING_KEY_PREFIX: &str = "readings.";
+// Every delivery on the write queue carries this routing-key prefix; the
+// rest of the key is the device id (enforced by the broker's auth backend).
+use wattline_proto::ROUTING_KEY_PREFIX;
 
 /// 2000-01-01T00:00:00Z in ms: older timestamps are a broken clock, not an
 /// old reading.

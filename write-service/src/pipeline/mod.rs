@@ -35,11 +35,12 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Channel, Connection, ConnectionProperties, Consumer};
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use wattline_influx::LineProtocolBuilder;
 use wattline_ops::amqp::connection_failure;
+use wattline_ops::retry::{Backoff, BackoffPolicy};
 use wattline_proto::now_ms;
 
 use self::acks::AckWindow;
@@ -49,10 +50,9 @@ use crate::consumer::{classify, Incoming, Intake};
 use crate::dead_letter::{DeadLetter, DeadLetterError, DeadLetterer};
 use crate::households::HouseholdDirectory;
 use crate::http::Health;
-use crate::retry::{Backoff, BackoffPolicy};
 use crate::telemetry::names;
 use crate::topology::{self, QueueType, TopologyError};
-use crate::validate::Reason;
+use crate::validate::{Invalid, Reason};
 
 /// How often the INFO progress line is logged.
 const SUMMARY_EVERY: Duration = Duration::from_secs(10);
@@ -264,6 +264,26 @@ impl Progress {
     }
 }
 
+/// Handles of the metrics a session updates per delivery, looked up once
+/// (the recorder is installed before the pipeline runs).
+struct SessionMetrics {
+    deliveries: Counter,
+    empty_batches: Counter,
+    lag: Histogram,
+    inflight: Gauge,
+}
+
+impl SessionMetrics {
+    fn new() -> Self {
+        Self {
+            deliveries: counter!(names::DELIVERIES),
+            empty_batches: counter!(names::EMPTY_BATCHES),
+            lag: histogram!(names::LAG),
+            inflight: gauge!(names::INFLIGHT),
+        }
+    }
+}
+
 /// One AMQP session's state (see the module docs).
 struct Session<'a> {
     pipeline: &'a Pipeline,
@@ -275,6 +295,7 @@ struct Session<'a> {
     writes: FuturesUnordered<WriteFuture>,
     dead_letters: FuturesUnordered<DeadLetterFuture>,
     progress: Progress,
+    metrics: SessionMetrics,
 }
 
 impl<'a> Session<'a> {
@@ -289,6 +310,7 @@ impl<'a> Session<'a> {
             writes: FuturesUnordered::new(),
             dead_letters: FuturesUnordered::new(),
             progress: Progress::new(),
+            metrics: SessionMetrics::new(),
         }
     }
 
@@ -372,7 +394,7 @@ impl<'a> Session<'a> {
         // Tracked before anything else, so no later multiple-ack covers it
         // while it is unfinished.
         self.acks.track(tag);
-        counter!(names::DELIVERIES).increment(1);
+        self.metrics.deliveries.increment(1);
         self.progress.deliveries += 1;
         let incoming = Incoming {
             tag,
@@ -391,27 +413,16 @@ impl<'a> Session<'a> {
             // Shutting down while the directory is unavailable: leave it unacked.
             None => {}
             Some(Intake::Empty { tag }) => {
-                counter!(names::EMPTY_BATCHES).increment(1);
+                self.metrics.empty_batches.increment(1);
                 self.acks.complete(tag, Outcome::Empty);
             }
-            Some(Intake::Poison(poison)) => self.dead_letter(DeadLetter {
-                tag: poison.tag,
-                routing_key: poison.routing_key,
-                payload: poison.payload,
-                reason: poison.invalid.reason,
-                detail: poison.invalid.detail,
-            }),
+            Some(Intake::Poison(letter)) => self.dead_letter(letter),
             Some(Intake::Accepted(message)) => {
                 if let Err(refused) = self.pending.push(message) {
                     let (message, error) = *refused;
                     tracing::error!(%error, tag, "validated message could not be encoded (bug)");
-                    self.dead_letter(DeadLetter {
-                        tag: message.tag,
-                        routing_key: message.routing_key,
-                        payload: message.payload,
-                        reason: Reason::InvalidValue,
-                        detail: error.to_string(),
-                    });
+                    let why = Invalid::new(Reason::InvalidValue, error.to_string());
+                    self.dead_letter(message.into_dead_letter(why));
                 }
             }
         }
@@ -432,11 +443,11 @@ impl<'a> Session<'a> {
         let writer = self.pipeline.writer.clone();
         self.writes
             .push(Box::pin(async move { writer.write_batch(ready).await }));
-        gauge!(names::INFLIGHT).set(self.writes.len() as f64);
+        self.metrics.inflight.set(self.writes.len() as f64);
     }
 
     fn on_written(&mut self, done: WrittenBatch) {
-        gauge!(names::INFLIGHT).set(self.writes.len() as f64);
+        self.metrics.inflight.set(self.writes.len() as f64);
         let WrittenBatch {
             mut builder,
             written,
@@ -452,13 +463,8 @@ impl<'a> Session<'a> {
             );
         }
         for (message, why) in rejected {
-            self.dead_letter(DeadLetter {
-                tag: message.tag,
-                routing_key: message.routing_key,
-                payload: message.payload,
-                reason: Reason::RejectedByInfluxdb,
-                detail: why,
-            });
+            let why = Invalid::new(Reason::RejectedByInfluxdb, why);
+            self.dead_letter(message.into_dead_letter(why));
         }
         // Keep the buffer (and its capacity) for a later batch.
         if self.spare_builders.len() <= self.settings().max_inflight_writes {
@@ -503,7 +509,7 @@ impl<'a> Session<'a> {
             } = outcome
             {
                 let lag = now.saturating_sub(*newest).max(0) as f64 / 1000.0;
-                histogram!(names::LAG).record(lag);
+                self.metrics.lag.record(lag);
                 self.progress.last_lag_s = Some(lag);
             }
         }

@@ -11,17 +11,25 @@
 //!   [`super::bisect`].
 
 use std::sync::Arc;
-use std::time::Instant as StdInstant;
+use std::time::{Duration, Instant as StdInstant};
 
 use metrics::{counter, histogram};
 use wattline_influx::{InfluxWriter, LineProtocolBuilder, WriteError, WriteOutcome};
+use wattline_ops::retry::{Backoff, BackoffPolicy};
 
 use super::batch::ReadyBatch;
 use super::bisect::{bisect, Attempt};
 use crate::consumer::Accepted;
 use crate::http::Health;
-use crate::retry::{Backoff, BackoffPolicy};
 use crate::telemetry::{self, names};
+
+/// InfluxDB writes (and household lookups, see [`crate::consumer`]): 100 ms
+/// doubling up to 10 s, quick recovery from a blip, at most one attempt
+/// every 5–10 s during a long outage.
+pub const WRITES: BackoffPolicy = BackoffPolicy {
+    initial: Duration::from_millis(100),
+    max: Duration::from_secs(10),
+};
 
 /// What became of a batch's messages.
 #[derive(Debug)]
@@ -38,17 +46,18 @@ pub struct WrittenBatch {
 #[derive(Debug, Clone)]
 pub struct BatchWriter {
     writer: InfluxWriter,
-    backoff: BackoffPolicy,
     health: Arc<Health>,
 }
 
 impl BatchWriter {
-    pub fn new(writer: InfluxWriter, backoff: BackoffPolicy, health: Arc<Health>) -> Self {
-        Self {
-            writer,
-            backoff,
-            health,
-        }
+    /// Writes with `writer`, retrying unavailability with [`WRITES`] backoff.
+    pub fn new(writer: InfluxWriter, health: Arc<Health>) -> Self {
+        Self { writer, health }
+    }
+
+    /// GET /ping on the InfluxDB this writes to.
+    pub async fn ping(&self) -> Result<(), WriteError> {
+        self.writer.ping().await
     }
 
     /// Writes one batch until every message is either accepted by InfluxDB
@@ -56,9 +65,8 @@ impl BatchWriter {
     pub async fn write_batch(&self, batch: ReadyBatch) -> WrittenBatch {
         let ReadyBatch { builder, messages } = batch;
         histogram!(names::BATCH_POINTS).record(builder.point_count() as f64);
-        let message = match self.write_until_answered(builder.as_bytes()).await {
-            Attempt::Written { dropped } => {
-                self.count_written(builder.point_count(), dropped);
+        let message = match self.write_until_answered(&builder).await {
+            Attempt::Written { .. } => {
                 return WrittenBatch {
                     builder,
                     written: messages,
@@ -79,13 +87,7 @@ impl BatchWriter {
                 // Pushed before into the original body, so cannot fail now.
                 let _ = m.push_points(&mut body);
             }
-            async move {
-                let attempt = self.write_until_answered(body.as_bytes()).await;
-                if let Attempt::Written { dropped } = attempt {
-                    self.count_written(body.point_count(), dropped);
-                }
-                attempt
-            }
+            async move { self.write_until_answered(&body).await }
         })
         .await;
         tracing::info!(
@@ -109,26 +111,26 @@ impl BatchWriter {
         }
     }
 
-    fn count_written(&self, points: usize, dropped: u64) {
-        counter!(names::BATCHES_WRITTEN).increment(1);
-        counter!(names::POINTS_WRITTEN).increment((points as u64).saturating_sub(dropped));
-    }
-
-    /// Sends `body` until InfluxDB answers it with a success or a rejection.
-    async fn write_until_answered(&self, body: &[u8]) -> Attempt {
-        let mut backoff = Backoff::new(self.backoff);
+    /// Sends `body` until InfluxDB answers it with a success or a rejection,
+    /// and counts what it wrote.
+    async fn write_until_answered(&self, body: &LineProtocolBuilder) -> Attempt {
+        let mut backoff = Backoff::new(WRITES);
+        // Gzipped (or copied) once, resent as is on every retry.
+        let encoded = self.writer.encode(body.as_bytes());
         loop {
             let started = StdInstant::now();
-            let result = self.writer.write(body).await;
+            let result = self.writer.write_encoded(&encoded).await;
             histogram!(names::WRITE_DURATION).record(started.elapsed().as_secs_f64());
             match result {
                 Ok(WriteOutcome::Written) => {
                     self.health.set_influx_reachable(true);
+                    count_written(body.point_count(), 0);
                     return Attempt::Written { dropped: 0 };
                 }
                 Ok(WriteOutcome::PartiallyDropped { dropped, message }) => {
                     self.health.set_influx_reachable(true);
                     telemetry::points_dropped(dropped, &message);
+                    count_written(body.point_count(), dropped);
                     return Attempt::Written { dropped };
                 }
                 Err(WriteError::Rejected { message, .. }) => {
@@ -148,4 +150,9 @@ impl BatchWriter {
             }
         }
     }
+}
+
+fn count_written(points: usize, dropped: u64) {
+    counter!(names::BATCHES_WRITTEN).increment(1);
+    counter!(names::POINTS_WRITTEN).increment((points as u64).saturating_sub(dropped));
 }
