@@ -15,20 +15,6 @@ const BODY_POINTS: usize = 5_000;
 const SOCKETS: usize = 300;
 const WRITERS: usize = 2;
 
-async fn influxql(client: &reqwest::Client, url: &str, q: &str) -> Result<()> {
-    let status = client
-        .post(format!("{url}/query"))
-        .query(&[("q", q)])
-        .send()
-        .await
-        .with_context(|| format!("InfluxQL {q}"))?
-        .status();
-    if !status.is_success() {
-        bail!("InfluxQL {q} failed: {status}");
-    }
-    Ok(())
-}
-
 /// Writes `bodies` bodies (indices `first..`, stepping by WRITERS) and returns points written.
 async fn writer_task(writer: InfluxWriter, first: usize, bodies: usize, run: i64) -> Result<u64> {
     let ids: Vec<(String, String, String)> = (0..SOCKETS)
@@ -71,7 +57,7 @@ async fn writer_task(writer: InfluxWriter, first: usize, bodies: usize, run: i64
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    testkit::init_crypto();
     let mut args = std::env::args().skip(1);
     let url = args
         .next()
@@ -81,34 +67,28 @@ async fn main() -> Result<()> {
         None => 2_000_000,
     };
     let bodies = points.div_ceil(BODY_POINTS);
-    let database = format!("wattline_throughput_{}", std::process::id());
-    let admin = reqwest::Client::new();
-    influxql(&admin, &url, &format!("CREATE DATABASE \"{database}\"")).await?;
-    let result = async {
-        for (run, gzip) in [false, true].into_iter().enumerate() {
-            let writer = InfluxWriter::new(WriterConfig {
-                url: url.clone(),
-                api: InfluxApi::V1 { database: database.clone(), retention_policy: None, username: None, password: None },
-                gzip,
-                timeout: Duration::from_secs(60),
-            })?;
-            let started = Instant::now();
-            let tasks: Vec<_> = (0..WRITERS)
-                .map(|w| tokio::spawn(writer_task(writer.clone(), w, bodies, run as i64)))
-                .collect();
-            let mut written = 0;
-            for task in tasks {
-                written += task.await??;
-            }
-            let secs = started.elapsed().as_secs_f64();
-            println!(
-                "gzip={gzip:<5} {written} points in {secs:.2} s = {:.0} points/s ({WRITERS} writers, {BODY_POINTS}-point bodies)",
-                written as f64 / secs
-            );
+    // Dropped (with its points) when `db` goes, error or not.
+    let db = testkit::InfluxDatabase::create_on(&url).await?;
+    for (run, gzip) in [false, true].into_iter().enumerate() {
+        let writer = InfluxWriter::new(WriterConfig {
+            url: url.clone(),
+            api: InfluxApi::v1(db.name.clone()),
+            gzip,
+            timeout: Duration::from_secs(60),
+        })?;
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..WRITERS)
+            .map(|w| tokio::spawn(writer_task(writer.clone(), w, bodies, run as i64)))
+            .collect();
+        let mut written = 0;
+        for task in tasks {
+            written += task.await??;
         }
-        anyhow::Ok(())
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "gzip={gzip:<5} {written} points in {secs:.2} s = {:.0} points/s ({WRITERS} writers, {BODY_POINTS}-point bodies)",
+            written as f64 / secs
+        );
     }
-    .await;
-    influxql(&admin, &url, &format!("DROP DATABASE \"{database}\"")).await?;
-    result
+    Ok(())
 }

@@ -8,30 +8,31 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use wattline_influx::{InfluxApi, InfluxWriter, WriteError, WriterConfig};
 
 const BODY: &[u8] = b"power,device=d,household=h,socket=s watts=1.0 1795000000000\n";
 
-fn v1(url: String, timeout: Duration) -> Result<InfluxWriter> {
+fn writer(url: &str, api: InfluxApi, gzip: bool, timeout: Duration) -> Result<InfluxWriter> {
     testkit::init_crypto();
     Ok(InfluxWriter::new(WriterConfig {
-        url,
-        api: InfluxApi::V1 {
-            database: "wattline".into(),
-            retention_policy: None,
-            username: None,
-            password: None,
-        },
-        gzip: false,
+        url: url.to_owned(),
+        api,
+        gzip,
         timeout,
     })?)
 }
 
 #[tokio::test]
 async fn refused_port_is_unavailable() -> Result<()> {
-    // Bind then drop: the port is free and nothing listens on it.
-    let port = TcpListener::bind("127.0.0.1:0").await?.local_addr()?.port();
-    let writer = v1(format!("http://127.0.0.1:{port}"), Duration::from_secs(5))?;
+    // Free, and nothing listens on it.
+    let port = testkit::free_port()?;
+    let writer = writer(
+        &format!("http://127.0.0.1:{port}"),
+        InfluxApi::v1("wattline"),
+        false,
+        Duration::from_secs(5),
+    )?;
     match writer.write(BODY).await {
         Err(e @ WriteError::Unavailable(_)) => assert!(e.is_retryable()),
         other => bail!("expected Unavailable, got {other:?}"),
@@ -53,8 +54,10 @@ async fn silent_server_times_out_as_unavailable() -> Result<()> {
             held.push(socket); // accept, read nothing, answer nothing
         }
     });
-    let writer = v1(
-        format!("http://127.0.0.1:{port}"),
+    let writer = writer(
+        &format!("http://127.0.0.1:{port}"),
+        InfluxApi::v1("wattline"),
+        false,
         Duration::from_millis(300),
     )?;
     match writer.write(BODY).await {
@@ -65,6 +68,24 @@ async fn silent_server_times_out_as_unavailable() -> Result<()> {
     }
     server.abort();
     Ok(())
+}
+
+/// A stand-in server on a free port that takes one request and answers `response`: its URL,
+/// and the task that yields the request's head and body (see [`serve_once`]).
+async fn stand_in(
+    response: &'static str,
+) -> Result<(String, JoinHandle<Result<(String, Vec<u8>)>>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+    Ok((url, tokio::spawn(serve_once(listener, response))))
+}
+
+/// The value of header `name` (case-insensitive) in a request head.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
 }
 
 /// Reads one HTTP/1.1 request (headers + Content-Length body) and answers `response`.
@@ -83,13 +104,8 @@ async fn serve_once(listener: TcpListener, response: &'static str) -> Result<(St
         }
     };
     let head = String::from_utf8_lossy(&data[..head_end]).into_owned();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
+    let length: usize = header(&head, "content-length")
+        .and_then(|v| v.parse().ok())
         .context("request has a Content-Length")?;
     while data.len() < head_end + length {
         let n = socket.read(&mut chunk).await?;
@@ -105,14 +121,17 @@ async fn serve_once(listener: TcpListener, response: &'static str) -> Result<(St
 
 #[tokio::test]
 async fn http_503_is_unavailable() -> Result<()> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    let server = tokio::spawn(serve_once(
-        listener,
+    let (url, server) = stand_in(
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
          Content-Length: 27\r\nConnection: close\r\n\r\n{\"error\":\"engine is busy\"}\n",
-    ));
-    let writer = v1(format!("http://127.0.0.1:{port}"), Duration::from_secs(5))?;
+    )
+    .await?;
+    let writer = writer(
+        &url,
+        InfluxApi::v1("wattline"),
+        false,
+        Duration::from_secs(5),
+    )?;
     match writer.write(BODY).await {
         Err(WriteError::Unavailable(message)) => {
             assert!(
@@ -128,23 +147,13 @@ async fn http_503_is_unavailable() -> Result<()> {
 
 #[tokio::test]
 async fn v2_request_shape_with_gzip() -> Result<()> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    let server = tokio::spawn(serve_once(
-        listener,
-        "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n",
-    ));
-    testkit::init_crypto();
-    let writer = InfluxWriter::new(WriterConfig {
-        url: format!("http://127.0.0.1:{port}"),
-        api: InfluxApi::V2 {
-            org: "my org".into(),
-            bucket: "wattline".into(),
-            token: "s3cr3t==".into(),
-        },
-        gzip: true,
-        timeout: Duration::from_secs(5),
-    })?;
+    let (url, server) = stand_in("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n").await?;
+    let api = InfluxApi::V2 {
+        org: "my org".into(),
+        bucket: "wattline".into(),
+        token: "s3cr3t==".into(),
+    };
+    let writer = writer(&url, api, true, Duration::from_secs(5))?;
     assert_eq!(
         writer.write(BODY).await?,
         wattline_influx::WriteOutcome::Written
@@ -155,14 +164,8 @@ async fn v2_request_shape_with_gzip() -> Result<()> {
         request_line,
         "POST /api/v2/write?org=my+org&bucket=wattline&precision=ms HTTP/1.1"
     );
-    let header = |name: &str| {
-        head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-        })
-    };
-    assert_eq!(header("authorization").as_deref(), Some("Token s3cr3t=="));
-    assert_eq!(header("content-encoding").as_deref(), Some("gzip"));
+    assert_eq!(header(&head, "authorization"), Some("Token s3cr3t=="));
+    assert_eq!(header(&head, "content-encoding"), Some("gzip"));
     let mut unzipped = Vec::new();
     flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut unzipped)?;
     assert_eq!(unzipped, BODY);
@@ -171,25 +174,18 @@ async fn v2_request_shape_with_gzip() -> Result<()> {
 
 #[tokio::test]
 async fn v1_basic_auth_and_rp() -> Result<()> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    let server = tokio::spawn(serve_once(
-        listener,
+    let (url, server) = stand_in(
         "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n\
          Content-Length: 37\r\nConnection: close\r\n\r\n{\"error\":\"authorization failed\"}\n\n\n\n\n",
-    ));
-    testkit::init_crypto();
-    let writer = InfluxWriter::new(WriterConfig {
-        url: format!("http://127.0.0.1:{port}"),
-        api: InfluxApi::V1 {
-            database: "wattline".into(),
-            retention_policy: Some("autogen".into()),
-            username: Some("writer".into()),
-            password: Some("pw".into()),
-        },
-        gzip: false,
-        timeout: Duration::from_secs(5),
-    })?;
+    )
+    .await?;
+    let api = InfluxApi::V1 {
+        database: "wattline".into(),
+        retention_policy: Some("autogen".into()),
+        username: Some("writer".into()),
+        password: Some("pw".into()),
+    };
+    let writer = writer(&url, api, false, Duration::from_secs(5))?;
     match writer.write(BODY).await {
         Err(e @ WriteError::Unauthorized { status: 401, .. }) => assert!(e.is_retryable()),
         other => bail!("expected Unauthorized, got {other:?}"),

@@ -104,6 +104,8 @@ pub struct RabbitVhost {
     pub name: String,
     /// `amqp://guest:guest@host:port/<vhost>`.
     pub amqp_url: String,
+    /// For the management API; reused by every query (they are polled).
+    client: reqwest::Client,
 }
 
 impl RabbitVhost {
@@ -130,7 +132,11 @@ impl RabbitVhost {
             "amqp://{RABBIT_USER}:{RABBIT_PASSWORD}@{}/{vhost}",
             amqp_host()
         );
-        Ok(Self { name, amqp_url })
+        Ok(Self {
+            name,
+            amqp_url,
+            client,
+        })
     }
 
     /// The management API's view of a queue in this vhost (`messages`,
@@ -143,7 +149,8 @@ impl RabbitVhost {
             percent_encode(&self.name),
             percent_encode(queue)
         );
-        let response = async_client()
+        let response = self
+            .client
             .get(url)
             .basic_auth(RABBIT_USER, Some(RABBIT_PASSWORD))
             .send()
@@ -172,6 +179,8 @@ impl Drop for RabbitVhost {
 pub struct InfluxDatabase {
     pub url: String,
     pub name: String,
+    /// Reused by every query (they are polled).
+    client: reqwest::Client,
 }
 
 impl InfluxDatabase {
@@ -185,6 +194,7 @@ impl InfluxDatabase {
         let db = Self {
             url: url.to_owned(),
             name: unique_name("wattline_test").replace('-', "_"),
+            client: async_client(),
         };
         db.query(&format!("CREATE DATABASE \"{}\"", db.name))
             .await
@@ -195,7 +205,8 @@ impl InfluxDatabase {
     /// Runs InfluxQL against this database and returns the first statement's
     /// result (`{"series": [...]}` or `{}`), failing on an InfluxDB error.
     pub async fn query(&self, influxql: &str) -> Result<Value> {
-        let response = async_client()
+        let response = self
+            .client
             .post(format!("{}/query", self.url))
             .query(&[("db", self.name.as_str()), ("q", influxql), ("epoch", "ms")])
             .send()
@@ -209,7 +220,9 @@ impl InfluxDatabase {
         Ok(result)
     }
 
-    /// Rows of a query as `(columns, values)` of its first series, or empty.
+    /// Rows of a query, one per value row of every series (so `GROUP BY`
+    /// results come out flat): the series' tags plus column → value. Empty if
+    /// the query returned no series.
     pub async fn rows(&self, influxql: &str) -> Result<Vec<serde_json::Map<String, Value>>> {
         let result = self.query(influxql).await?;
         let mut rows = Vec::new();
@@ -257,23 +270,6 @@ impl Drop for InfluxDatabase {
             let _ = blocking_client().post(url).query(&[("q", q)]).send();
         });
     }
-}
-
-/// Names of all databases on the shared InfluxDB.
-pub async fn database_names() -> Result<Vec<String>> {
-    let body: Value = async_client()
-        .get(format!("{}/query", influx_url()))
-        .query(&[("q", "SHOW DATABASES")])
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(body["results"][0]["series"][0]["values"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|row| row[0].as_str().map(str::to_owned))
-        .collect())
 }
 
 /// Path of a binary of this workspace (`device-agent`, `write-service`, ...)
@@ -339,9 +335,53 @@ where
     }
 }
 
+/// The value of a series in Prometheus' text format, `None` when no sample
+/// matches. `series` is a metric name, summing all its label sets, or
+/// `name{label="value",...}`, summing those that carry every given label
+/// (values without commas).
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    let (name, wanted) = match series.split_once('{') {
+        Some((name, labels)) => (name, labels.trim_end_matches('}')),
+        None => (series, ""),
+    };
+    let wanted: Vec<&str> = wanted.split(',').filter(|l| !l.is_empty()).collect();
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let (labels, value) = match rest.strip_prefix('{') {
+                Some(rest) => rest.rsplit_once('}')?,
+                None if rest.starts_with(' ') => ("", rest),
+                None => return None,
+            };
+            if !wanted.iter().all(|w| labels.contains(w)) {
+                return None;
+            }
+            value.split_whitespace().next()?.parse::<f64>().ok()
+        })
+        .reduce(|sum, value| sum + value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Names of all databases on the shared InfluxDB.
+    async fn database_names() -> Result<Vec<String>> {
+        let body: Value = async_client()
+            .get(format!("{}/query", influx_url()))
+            .query(&[("q", "SHOW DATABASES")])
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(body["results"][0]["series"][0]["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|row| row[0].as_str().map(str::to_owned))
+            .collect())
+    }
 
     #[test]
     fn percent_encoding_keeps_unreserved_and_escapes_the_rest() {
@@ -359,5 +399,26 @@ mod tests {
         assert!(database_names().await.expect("list").contains(&name));
         drop(db);
         assert!(!database_names().await.expect("list").contains(&name));
+    }
+}
+
+#[cfg(test)]
+mod metric_tests {
+    use super::metric;
+
+    const TEXT: &str = "# TYPE a_total counter\n\
+                        a_total 3\n\
+                        a_total_more 100\n\
+                        b_total{reason=\"x\",k=\"1\"} 2\n\
+                        b_total{reason=\"y\"} 5 1700000000000\n";
+
+    #[test]
+    fn sums_the_matching_samples_of_a_metric() {
+        assert_eq!(metric(TEXT, "a_total"), Some(3.0));
+        assert_eq!(metric(TEXT, "b_total"), Some(7.0));
+        assert_eq!(metric(TEXT, "b_total{reason=\"y\"}"), Some(5.0));
+        assert_eq!(metric(TEXT, "b_total{k=\"1\",reason=\"x\"}"), Some(2.0));
+        assert_eq!(metric(TEXT, "b_total{reason=\"z\"}"), None);
+        assert_eq!(metric(TEXT, "c_total"), None);
     }
 }

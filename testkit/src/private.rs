@@ -294,6 +294,78 @@ impl Supervised {
     }
 }
 
+/// A private server's current run, if any, and the port that shows it is up:
+/// what stop, launch and drop share between [`PrivateRabbit`] and
+/// [`PrivateInflux`].
+#[derive(Debug)]
+struct Server {
+    process: Option<Supervised>,
+    port: u16,
+    /// How long `stop` waits for a clean exit before SIGKILL.
+    grace: Duration,
+}
+
+impl Server {
+    fn new(port: u16, grace: Duration) -> Self {
+        Self {
+            process: None,
+            port,
+            grace,
+        }
+    }
+
+    /// Stops the run (see [`Supervised::stop`]), if any, and returns once the
+    /// port is closed.
+    async fn stop(&mut self) -> Result<()> {
+        if let Some(process) = self.process.take() {
+            process.stop(self.grace).await?;
+        }
+        wait_port_closed(self.port).await
+    }
+
+    /// Makes `process` the current run and polls `ready(port)` (off the
+    /// runtime: it does blocking I/O) until it holds; fails early, with the
+    /// log's tail, if the server exits.
+    async fn launch(
+        &mut self,
+        process: Supervised,
+        what: &str,
+        log: &Path,
+        ready: fn(u16) -> bool,
+    ) -> Result<()> {
+        self.process = Some(process);
+        let port = self.port;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if tokio::task::spawn_blocking(move || ready(port)).await? {
+                return Ok(());
+            }
+            let exited = self.process.as_mut().is_none_or(Supervised::exited);
+            if exited || Instant::now() > deadline {
+                let reason = if exited { "exited" } else { "timed out" };
+                if let Some(mut process) = self.process.take() {
+                    process.kill();
+                }
+                bail!(
+                    "private server {reason} before {what}; log {}:\n{}",
+                    log.display(),
+                    log_tail(log)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(process) = &mut self.process {
+            process.kill();
+            wait_port_closed_blocking(self.port);
+        }
+    }
+}
+
 /// A RabbitMQ node of its own (Debian's `/usr/lib/rabbitmq/bin/rabbitmq-server`,
 /// run as user `rabbitmq` when the tests run as root), on free ports, with its
 /// data in a temp dir; stopped and removed on drop.
@@ -304,11 +376,11 @@ impl Supervised {
 /// leaves no epmd daemon behind.
 #[derive(Debug)]
 pub struct PrivateRabbit {
-    // Field order matters: the node dies (Drop below) before the dir goes.
-    process: Option<Supervised>,
+    // Field order matters: the node dies (`Server`'s Drop) before the dir goes.
+    /// The node; its port is the AMQP port.
+    server: Server,
     dir: TempDir,
     node: String,
-    amqp_port: u16,
     dist_port: u16,
     epmd_port: u16,
     user: RunAs,
@@ -319,11 +391,9 @@ impl PrivateRabbit {
     pub async fn start() -> Result<Self> {
         let user = run_as("rabbitmq")?;
         let dir = TempDir::new("wattline-rabbit")?;
-        let amqp_port = free_port()?;
         let mut rabbit = Self {
-            process: None,
+            server: Server::new(free_port()?, Duration::from_secs(30)),
             node: format!("{}@localhost", unique_name("wattline-test")),
-            amqp_port,
             dist_port: free_port()?,
             epmd_port: free_port()?,
             user,
@@ -336,26 +406,18 @@ impl PrivateRabbit {
 
     /// `amqp://guest:guest@127.0.0.1:<port>/%2f`.
     pub fn amqp_url(&self) -> String {
-        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.amqp_port)
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.amqp_port())
     }
 
     /// The AMQP port.
     pub fn amqp_port(&self) -> u16 {
-        self.amqp_port
-    }
-
-    /// The Erlang node name (`wattline-test-<pid>-<rand>@localhost`).
-    pub fn node(&self) -> &str {
-        &self.node
+        self.server.port
     }
 
     /// Stops the node cleanly (SIGTERM; SIGKILL after 30 s) and returns once
     /// all of its processes are gone and the port is closed. Data is kept.
     pub async fn stop(&mut self) -> Result<()> {
-        if let Some(process) = self.process.take() {
-            process.stop(Duration::from_secs(30)).await?;
-        }
-        wait_port_closed(self.amqp_port).await
+        self.server.stop().await
     }
 
     /// Starts the node again on the same ports and data dir; waits until ready.
@@ -371,7 +433,7 @@ impl PrivateRabbit {
                 "rabbitmq.conf",
                 format!(
                     "listeners.tcp.1 = 127.0.0.1:{}\nloopback_users.guest = true\n",
-                    self.amqp_port
+                    self.amqp_port()
                 ),
             ),
             ("enabled_plugins", "[].\n".to_owned()),
@@ -406,7 +468,7 @@ impl PrivateRabbit {
             ("HOME", path("")),
             ("RABBITMQ_NODENAME", self.node.clone()),
             ("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1".to_owned()),
-            ("RABBITMQ_NODE_PORT", self.amqp_port.to_string()),
+            ("RABBITMQ_NODE_PORT", self.amqp_port().to_string()),
             ("RABBITMQ_DIST_PORT", self.dist_port.to_string()),
             ("ERL_EPMD_PORT", self.epmd_port.to_string()),
             ("ERL_EPMD_ADDRESS", "127.0.0.1".to_owned()),
@@ -427,51 +489,9 @@ impl PrivateRabbit {
         );
         let log = dir.join("server.log");
         let process = Supervised::spawn("sh", &["-c", &script], &envs, &log, self.user)?;
-        self.process = Some(process);
-        let port = self.amqp_port;
-        wait_ready(&mut self.process, "an AMQP handshake", &log, move || {
-            amqp_answers(port)
-        })
-        .await
-    }
-}
-
-impl Drop for PrivateRabbit {
-    fn drop(&mut self) {
-        if let Some(process) = &mut self.process {
-            process.kill();
-            wait_port_closed_blocking(self.amqp_port);
-        }
-    }
-}
-
-/// Polls `ready` (off the runtime: it does blocking I/O) until it holds;
-/// fails early, with the log's tail, if the server exits.
-async fn wait_ready(
-    process: &mut Option<Supervised>,
-    what: &str,
-    log: &Path,
-    ready: impl Fn() -> bool + Send + Clone + 'static,
-) -> Result<()> {
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        let probe = ready.clone();
-        if tokio::task::spawn_blocking(probe).await? {
-            return Ok(());
-        }
-        let exited = process.as_mut().is_none_or(Supervised::exited);
-        if exited || Instant::now() > deadline {
-            let reason = if exited { "exited" } else { "timed out" };
-            if let Some(mut process) = process.take() {
-                process.kill();
-            }
-            bail!(
-                "private server {reason} before {what}; log {}:\n{}",
-                log.display(),
-                log_tail(log)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.server
+            .launch(process, "an AMQP handshake", &log, amqp_answers)
+            .await
     }
 }
 
@@ -532,10 +552,10 @@ fn ping_answers(port: u16) -> bool {
 /// the `_internal` monitor database and request/query logs off.
 #[derive(Debug)]
 pub struct PrivateInflux {
-    // Field order matters: the server dies (Drop below) before the dir goes.
-    process: Option<Supervised>,
+    // Field order matters: the server dies (`Server`'s Drop) before the dir goes.
+    /// The server; its port is the HTTP port.
+    server: Server,
     dir: TempDir,
-    http_port: u16,
 }
 
 impl PrivateInflux {
@@ -576,9 +596,8 @@ bind-address = "127.0.0.1:{rpc_port}"
         );
         std::fs::write(dir.0.join("influxdb.conf"), config)?;
         let mut influx = Self {
-            process: None,
+            server: Server::new(http_port, Duration::from_secs(10)),
             dir,
-            http_port,
         };
         influx.launch().await?;
         Ok(influx)
@@ -586,17 +605,14 @@ bind-address = "127.0.0.1:{rpc_port}"
 
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http_port)
+        format!("http://127.0.0.1:{}", self.server.port)
     }
 
     /// Stops the server cleanly (SIGTERM; SIGKILL after 10 s) and returns once
     /// it is gone and the port is closed. Data is kept: InfluxDB's WAL holds
     /// every write it acknowledged.
     pub async fn stop(&mut self) -> Result<()> {
-        if let Some(process) = self.process.take() {
-            process.stop(Duration::from_secs(10)).await?;
-        }
-        wait_port_closed(self.http_port).await
+        self.server.stop().await
     }
 
     /// Starts the server again on the same ports and data; waits for `/ping`.
@@ -608,27 +624,11 @@ bind-address = "127.0.0.1:{rpc_port}"
     async fn launch(&mut self) -> Result<()> {
         let config = self.dir.0.join("influxdb.conf").display().to_string();
         let log = self.dir.0.join("server.log");
-        self.process = Some(Supervised::spawn(
-            "/usr/bin/influxd",
-            &["-config", &config],
-            &[],
-            &log,
-            None,
-        )?);
-        let port = self.http_port;
-        wait_ready(&mut self.process, "/ping 204", &log, move || {
-            ping_answers(port)
-        })
-        .await
-    }
-}
-
-impl Drop for PrivateInflux {
-    fn drop(&mut self) {
-        if let Some(process) = &mut self.process {
-            process.kill();
-            wait_port_closed_blocking(self.http_port);
-        }
+        let process =
+            Supervised::spawn("/usr/bin/influxd", &["-config", &config], &[], &log, None)?;
+        self.server
+            .launch(process, "/ping 204", &log, ping_answers)
+            .await
     }
 }
 
@@ -637,8 +637,8 @@ mod tests {
     use super::*;
     use crate::InfluxDatabase;
 
-    fn group_of(process: &Option<Supervised>) -> u32 {
-        process.as_ref().expect("running").pgid
+    fn group_of(server: &Server) -> u32 {
+        server.process.as_ref().expect("running").pgid
     }
 
     #[tokio::test]
@@ -649,7 +649,7 @@ mod tests {
         let port = rabbit.amqp_port();
         assert!(rabbit.amqp_url().contains(&format!(":{port}/")));
         assert!(amqp_answers(port));
-        let group = group_of(&rabbit.process);
+        let group = group_of(&rabbit.server);
         assert!(group_alive(group));
 
         let stopping = Instant::now();
@@ -665,7 +665,7 @@ mod tests {
         assert_eq!(rabbit.amqp_port(), port);
         assert!(amqp_answers(port));
 
-        let (dir, group) = (rabbit.dir.0.clone(), group_of(&rabbit.process));
+        let (dir, group) = (rabbit.dir.0.clone(), group_of(&rabbit.server));
         drop(rabbit);
         assert!(!group_alive(group), "drop kills the node");
         assert!(!dir.exists(), "drop removes the data");
@@ -695,7 +695,7 @@ mod tests {
         let response = write(influx.url()).await.expect("write");
         assert_eq!(response.status(), reqwest::StatusCode::NO_CONTENT);
 
-        let group = group_of(&influx.process);
+        let group = group_of(&influx.server);
         let stopping = Instant::now();
         influx.stop().await.expect("stop");
         eprintln!("influx stopped in {:?}", stopping.elapsed());
@@ -707,11 +707,7 @@ mod tests {
         eprintln!("influx restarted in {:?}", restarting.elapsed());
         assert_eq!(db.count_points("power").await.expect("count"), 1);
 
-        let (dir, group, url) = (
-            influx.dir.0.clone(),
-            group_of(&influx.process),
-            influx.url(),
-        );
+        let (dir, group, url) = (influx.dir.0.clone(), group_of(&influx.server), influx.url());
         drop(db);
         drop(influx);
         assert!(!group_alive(group));
