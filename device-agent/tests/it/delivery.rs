@@ -159,9 +159,8 @@ async fn the_agent_serves_its_health_and_metrics_while_running() {
     let mut agent = stack.agent("ops", &args);
 
     let health = testkit::eventually(PATIENCE, "a connected agent's healthz", || async {
-        let Ok(response) = reqwest::get(format!("http://{listen}/healthz")).await else {
-            return Ok(None);
-        };
+        // Connection refused until the agent listens: an error eventually retries.
+        let response = reqwest::get(format!("http://{listen}/healthz")).await?;
         let health: serde_json::Value = response.json().await?;
         Ok((health["connected"] == true).then_some(health))
     })
@@ -173,11 +172,8 @@ async fn the_agent_serves_its_health_and_metrics_while_running() {
             .await?
             .text()
             .await?;
-        let value = text
-            .lines()
-            .find_map(|l| l.strip_prefix("wattline_agent_readings_confirmed_total "))
-            .and_then(|v| v.trim().parse::<f64>().ok());
-        Ok(value.filter(|v| *v > 0.0))
+        let confirmed = testkit::metric(&text, "wattline_agent_readings_confirmed_total");
+        Ok(confirmed.filter(|v| *v > 0.0))
     })
     .await
     .expect("metrics count confirmed readings");

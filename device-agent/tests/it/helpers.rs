@@ -115,10 +115,9 @@ pub struct Agent {
 }
 
 impl Agent {
-    /// Starts `device-agent --device-id <id> --spool-dir <dir>/<n> <args>`.
+    /// Starts `device-agent --device-id <id> --spool-dir <dir>/spool-<id> <args>`.
     pub fn start(device_id: &str, amqp_url: &str, dir: &Path, args: &[&str]) -> Self {
-        let spool = dir.join(format!("spool-{}", sanitize(device_id)));
-        Self::start_with_spool(device_id, amqp_url, &spool, args)
+        Self::start_with_spool(device_id, amqp_url, &spool_dir(dir, device_id), args)
     }
 
     /// Starts an agent reading the CSV file `input`, with `args` added.
@@ -140,11 +139,10 @@ impl Agent {
 
     /// Starts an agent reading CSV from its standard input, fed `input`.
     pub fn start_piped(device_id: &str, amqp_url: &str, dir: &Path, input: String) -> Self {
-        let spool = dir.join(format!("spool-{}", sanitize(device_id)));
         Self::spawn(
             device_id,
             amqp_url,
-            &spool,
+            &spool_dir(dir, device_id),
             &["--source", "csv", "--input", "-"],
             Some(input),
         )
@@ -247,10 +245,14 @@ fn field(line: &str, name: &str) -> Option<u64> {
         .and_then(|value| value.parse().ok())
 }
 
-fn sanitize(id: &str) -> String {
-    id.chars()
+/// An agent's default spool directory under `dir`: `spool-<id>`, with every
+/// character but ASCII letters and digits as `_`.
+fn spool_dir(dir: &Path, device_id: &str) -> PathBuf {
+    let id: String = device_id
+        .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
+        .collect();
+    dir.join(format!("spool-{id}"))
 }
 
 /// One stored or expected point: (household, device, socket, time, watts,
@@ -294,20 +296,19 @@ pub async fn stored_points(db: &InfluxDatabase, device: &str) -> BTreeSet<Point>
         .collect()
 }
 
-/// Number of points of `device`.
-pub async fn count_for(db: &InfluxDatabase, device: &str) -> u64 {
+/// Number of points of `device` (0 before the first one).
+pub async fn count_for(db: &InfluxDatabase, device: &str) -> anyhow::Result<u64> {
     let escaped = device.replace('\\', "\\\\").replace('\'', "\\'");
-    db.rows(&format!(
-        "SELECT count(watts) FROM power WHERE device = '{escaped}'"
-    ))
-    .await
-    .ok()
-    .and_then(|rows| {
-        rows.first()
-            .and_then(|r| r.get("count"))
-            .and_then(serde_json::Value::as_u64)
-    })
-    .unwrap_or(0)
+    let rows = db
+        .rows(&format!(
+            "SELECT count(watts) FROM power WHERE device = '{escaped}'"
+        ))
+        .await?;
+    Ok(rows
+        .first()
+        .and_then(|r| r.get("count"))
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0))
 }
 
 /// Waits until InfluxDB holds `expected` points of `device`, then checks
@@ -317,7 +318,7 @@ pub async fn wait_count(db: &InfluxDatabase, device: &str, expected: u64) {
         PATIENCE,
         &format!("{expected} points of {device}"),
         || async {
-            let count = count_for(db, device).await;
+            let count = count_for(db, device).await?;
             assert!(
                 count <= expected,
                 "{device}: {count} points, more than the {expected} read"

@@ -113,7 +113,7 @@ async fn a_broker_restart_and_an_agent_killed_during_it_lose_nothing() {
     // Stored, so the whole path (and the write service's topology) is up
     // before the broker goes down.
     testkit::eventually(PATIENCE, "steady's first points stored", || async {
-        Ok((count_for(&db, "steady").await > 0).then_some(()))
+        Ok((count_for(&db, "steady").await? > 0).then_some(()))
     })
     .await
     .expect("steady's readings arrive");

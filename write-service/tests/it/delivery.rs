@@ -42,9 +42,7 @@ async fn every_reading_of_three_devices_is_stored_once_with_its_tags_and_values(
         }
     }
     env.wait_points(900).await.unwrap();
-    env.wait_queue_empty("wattline.readings.write")
-        .await
-        .unwrap();
+    env.wait_queue_empty(WRITE_QUEUE).await.unwrap();
 
     let counts = counts_per_series(&env.db).await.unwrap();
     assert_eq!(counts.len(), 9, "{counts:?}");
@@ -76,7 +74,8 @@ async fn every_reading_of_three_devices_is_stored_once_with_its_tags_and_values(
     assert_eq!(health["influx_reachable"], Value::Bool(true));
     let metrics = service.metrics().await.unwrap();
     assert!(
-        metric(&metrics, "wattline_write_points_written_total", "") >= 900.0,
+        testkit::metric(&metrics, "wattline_write_points_written_total")
+            .is_some_and(|written| written >= 900.0),
         "{metrics}"
     );
     assert!(
@@ -153,9 +152,7 @@ async fn week_old_and_year_old_readings_are_stored() {
         publisher.publish("readings.d", &b.encode()).await.unwrap();
     }
     env.wait_points(10).await.unwrap();
-    env.wait_queue_empty("wattline.readings.write")
-        .await
-        .unwrap();
+    env.wait_queue_empty(WRITE_QUEUE).await.unwrap();
     assert!(take_dead_letters(&publisher).await.unwrap().is_empty());
     service.stop().await.unwrap();
 }
@@ -174,11 +171,10 @@ async fn points_beyond_the_retention_policy_are_counted_as_dropped_and_acked() {
     config.households = vec![mapping("d", "h")];
     let service = Running::start(config).await.unwrap();
     let publisher = Publisher::connect(&env.vhost.amqp_url).await.unwrap();
-    let dropped_before = metric(
-        &service.metrics().await.unwrap(),
-        "wattline_write_points_dropped_total",
-        "",
-    );
+    let dropped_before = service
+        .counter("wattline_write_points_dropped_total")
+        .await
+        .unwrap();
 
     // One message: a fresh reading and a two-hour-old one.
     let mut b = batch("d", &["s"], 1, now_ms() - 1_000, 0);
@@ -189,16 +185,11 @@ async fn points_beyond_the_retention_policy_are_counted_as_dropped_and_acked() {
 
     // Wait on the service first: the management API's queue counters lag, so
     // right after the publish they may still show the queue empty.
-    testkit::eventually(PATIENCE, "the dropped point counted", || async {
-        let metrics = service.metrics().await?;
-        let dropped = metric(&metrics, "wattline_write_points_dropped_total", "");
-        Ok((dropped >= dropped_before + 1.0).then_some(()))
-    })
-    .await
-    .unwrap();
-    env.wait_queue_empty("wattline.readings.write")
+    service
+        .wait_counter_above("wattline_write_points_dropped_total", dropped_before)
         .await
-        .unwrap();
+        .expect("the dropped point counted");
+    env.wait_queue_empty(WRITE_QUEUE).await.unwrap();
     assert_eq!(
         env.db.count_points("power").await.unwrap(),
         1,
@@ -218,11 +209,7 @@ async fn quorum_queues_work_end_to_end() {
     config.queue_type = QueueType::Quorum;
     config.households = vec![mapping("d", "h")];
     let service = Running::start(config).await.unwrap();
-    let info = env
-        .vhost
-        .queue_info("wattline.readings.write")
-        .await
-        .unwrap();
+    let info = env.vhost.queue_info(WRITE_QUEUE).await.unwrap();
     assert_eq!(info["type"], "quorum", "{info}");
     let dead = env.vhost.queue_info(DEAD_LETTER_QUEUE).await.unwrap();
     assert_eq!(dead["type"], "quorum", "{dead}");
@@ -233,8 +220,6 @@ async fn quorum_queues_work_end_to_end() {
         publisher.publish("readings.d", &b.encode()).await.unwrap();
     }
     env.wait_points(30).await.unwrap();
-    env.wait_queue_empty("wattline.readings.write")
-        .await
-        .unwrap();
+    env.wait_queue_empty(WRITE_QUEUE).await.unwrap();
     service.stop().await.unwrap();
 }

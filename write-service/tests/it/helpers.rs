@@ -21,6 +21,9 @@ use write_service::{Config, RunError, WriteService};
 /// Waits for conditions that become true eventually (never for timing).
 pub const PATIENCE: Duration = Duration::from_secs(15);
 
+/// The queue the service consumes (its default `--queue`).
+pub const WRITE_QUEUE: &str = "wattline.readings.write";
+
 /// A fresh vhost and database.
 pub struct Env {
     pub vhost: RabbitVhost,
@@ -29,11 +32,7 @@ pub struct Env {
 
 impl Env {
     pub async fn new() -> Result<Self> {
-        testkit::init_crypto();
-        Ok(Self {
-            vhost: RabbitVhost::create().await?,
-            db: InfluxDatabase::create().await?,
-        })
+        Self::with_influx(&testkit::influx_url()).await
     }
 
     /// A fresh vhost, and a database on the InfluxDB at `influx_url` (a
@@ -84,7 +83,12 @@ impl Env {
 
     /// Waits until InfluxDB holds exactly `expected` points.
     pub async fn wait_points(&self, expected: u64) -> Result<()> {
-        testkit::eventually(PATIENCE, &format!("{expected} points"), || async {
+        self.wait_points_within(expected, PATIENCE).await
+    }
+
+    /// [`Env::wait_points`] with a timeout of its own.
+    pub async fn wait_points_within(&self, expected: u64, timeout: Duration) -> Result<()> {
+        testkit::eventually(timeout, &format!("{expected} points"), || async {
             Ok((self.db.count_points("power").await? == expected).then_some(()))
         })
         .await
@@ -129,23 +133,28 @@ impl Running {
             .await?)
     }
 
+    /// A counter from `/metrics` (`name` or `name{label="value"}`, see
+    /// [`testkit::metric`]), 0 while the service has not exported it.
+    pub async fn counter(&self, name: &str) -> Result<f64> {
+        Ok(testkit::metric(&self.metrics().await?, name).unwrap_or(0.0))
+    }
+
+    /// Waits until counter `name` exceeds `floor` (counters count whole
+    /// events: above `n` means at least `n + 1`), and returns its value.
+    pub async fn wait_counter_above(&self, name: &str, floor: f64) -> Result<f64> {
+        testkit::eventually(PATIENCE, &format!("{name} above {floor}"), || async {
+            let value = self.counter(name).await?;
+            Ok((value > floor).then_some(value))
+        })
+        .await
+    }
+
     /// Cancels and waits for a clean exit.
     pub async fn stop(self) -> Result<()> {
         self.shutdown.cancel();
         self.task.await.context("service task")??;
         Ok(())
     }
-}
-
-/// The value of a counter in Prometheus text (summing label sets that
-/// contain `labels`), 0 when absent.
-pub fn metric(text: &str, name: &str, labels: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter(|l| l[name.len()..].starts_with([' ', '{']))
-        .filter(|l| l.contains(labels))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 /// Publishes to `wattline.readings` as the agents do (persistent, confirmed).
@@ -240,19 +249,18 @@ pub async fn take_dead_letters(publisher: &Publisher) -> Result<Vec<Dead>> {
 
 /// Waits until the dead-letter queue has delivered `count` messages in total.
 pub async fn wait_dead_letters(publisher: &Publisher, count: usize) -> Result<Vec<Dead>> {
-    let mut all = Vec::new();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while all.len() < count {
-        all.extend(take_dead_letters(publisher).await?);
-        if tokio::time::Instant::now() > deadline {
-            return Err(anyhow!("{} of {count} dead letters arrived", all.len()));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Ok(all)
+    let all = std::cell::RefCell::new(Vec::new());
+    testkit::eventually(PATIENCE, &format!("{count} dead letters"), || async {
+        let taken = take_dead_letters(publisher).await?;
+        let mut all = all.borrow_mut();
+        all.extend(taken);
+        Ok((all.len() >= count).then_some(()))
+    })
+    .await
+    .with_context(|| format!("{} of {count} dead letters arrived", all.borrow().len()))?;
+    Ok(all.into_inner())
 }
 
-/// Wall clock in ms.
 /// A batch of `sockets` sockets × `readings` readings, `step_ms` apart from
 /// `start_ms`, with watts `socket_index * 100 + reading_index + 0.5`.
 pub fn batch(

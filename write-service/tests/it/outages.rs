@@ -35,7 +35,7 @@ async fn while_influxdb_is_down_messages_stay_unacked_then_are_stored_once() {
         publisher.publish("readings.d", &b.encode()).await.unwrap();
     }
     let (ready, unacked) = testkit::eventually(PATIENCE, "deliveries held unacked", || async {
-        let (ready, unacked) = env.queue_counts("wattline.readings.write").await?;
+        let (ready, unacked) = env.queue_counts(WRITE_QUEUE).await?;
         Ok((ready + unacked == 30 && unacked > 0).then_some((ready, unacked)))
     })
     .await
@@ -50,18 +50,12 @@ async fn while_influxdb_is_down_messages_stay_unacked_then_are_stored_once() {
     .await
     .unwrap();
     // Retried, not given up on: several attempts fail while it is down...
-    testkit::eventually(PATIENCE, "writes retried", || async {
-        let retries = metric(
-            &service.metrics().await?,
-            "wattline_write_retries_total",
-            "",
-        );
-        Ok((retries >= 2.0).then_some(()))
-    })
-    .await
-    .unwrap();
+    service
+        .wait_counter_above("wattline_write_retries_total", 1.0)
+        .await
+        .expect("writes retried");
     // ...and still nothing is acked: every message is in the queue.
-    let (ready, unacked) = env.queue_counts("wattline.readings.write").await.unwrap();
+    let (ready, unacked) = env.queue_counts(WRITE_QUEUE).await.unwrap();
     assert_eq!(ready + unacked, 30, "nothing acked while InfluxDB is down");
     assert!(unacked > 0);
     assert!(
@@ -71,14 +65,10 @@ async fn while_influxdb_is_down_messages_stay_unacked_then_are_stored_once() {
 
     influx.restart().await.unwrap();
     // Backoff caps at 10 s: allow for a full retry interval after the restart.
-    testkit::eventually(Duration::from_secs(40), "300 points", || async {
-        Ok((env.db.count_points("power").await? == 300).then_some(()))
-    })
-    .await
-    .unwrap();
-    env.wait_queue_empty("wattline.readings.write")
+    env.wait_points_within(300, Duration::from_secs(40))
         .await
         .unwrap();
+    env.wait_queue_empty(WRITE_QUEUE).await.unwrap();
     let counts = counts_per_series(&env.db).await.unwrap();
     assert_eq!(counts.len(), 2, "{counts:?}");
     assert!(counts.values().all(|c| *c == 150), "{counts:?}");
@@ -128,7 +118,7 @@ async fn a_queue_declared_with_other_settings_is_a_clear_startup_error() {
     publisher
         .channel()
         .queue_declare(
-            "wattline.readings.write".into(),
+            WRITE_QUEUE.into(),
             QueueDeclareOptions::durable(),
             FieldTable::default(),
         )
@@ -142,7 +132,7 @@ async fn a_queue_declared_with_other_settings_is_a_clear_startup_error() {
     assert!(matches!(error, RunError::Topology(_)), "{error:?}");
     let text = error.to_string();
     assert!(
-        text.contains("wattline.readings.write") && text.contains("different settings"),
+        text.contains(WRITE_QUEUE) && text.contains("different settings"),
         "{text}"
     );
 }
@@ -186,11 +176,10 @@ async fn a_dropped_amqp_connection_is_reestablished_and_nothing_is_lost() {
     config.households = vec!["d=h".parse().unwrap()];
     let service = Running::start(config).await.unwrap();
     let publisher = Publisher::connect(&env.vhost.amqp_url).await.unwrap();
-    let reconnects_before = metric(
-        &service.metrics().await.unwrap(),
-        "wattline_write_reconnects_total",
-        "",
-    );
+    let reconnects_before = service
+        .counter("wattline_write_reconnects_total")
+        .await
+        .unwrap();
     let start = now_ms() - 600_000;
     for i in 0..10 {
         let b = batch("d", &["a"], 10, start + i * 10_000, 1_000);
@@ -204,23 +193,16 @@ async fn a_dropped_amqp_connection_is_reestablished_and_nothing_is_lost() {
     })
     .await
     .unwrap();
-    testkit::eventually(PATIENCE, "a reconnect counted", || async {
-        let metrics = service.metrics().await?;
-        Ok(
-            (metric(&metrics, "wattline_write_reconnects_total", "") > reconnects_before)
-                .then_some(()),
-        )
-    })
-    .await
-    .unwrap();
+    service
+        .wait_counter_above("wattline_write_reconnects_total", reconnects_before)
+        .await
+        .expect("a reconnect counted");
     for i in 10..20 {
         let b = batch("d", &["a"], 10, start + i * 10_000, 1_000);
         publisher.publish("readings.d", &b.encode()).await.unwrap();
     }
     env.wait_points(200).await.unwrap();
-    env.wait_queue_empty("wattline.readings.write")
-        .await
-        .unwrap();
+    env.wait_queue_empty(WRITE_QUEUE).await.unwrap();
     assert_eq!(service.healthz().await.unwrap().0, 200, "consuming again");
     service.stop().await.unwrap();
 }

@@ -93,9 +93,7 @@ async fn each_poison_message_is_dead_lettered_with_its_reason_and_good_ones_are_
 
     env.wait_points(good * 10).await.unwrap();
     let dead = wait_dead_letters(&publisher, poison.len()).await.unwrap();
-    env.wait_queue_empty("wattline.readings.write")
-        .await
-        .unwrap();
+    env.wait_queue_empty(WRITE_QUEUE).await.unwrap();
 
     assert_eq!(dead.len(), poison.len(), "{dead:?}");
     for (key, body, reason) in &poison {
@@ -113,13 +111,18 @@ async fn each_poison_message_is_dead_lettered_with_its_reason_and_good_ones_are_
     );
     let metrics = service.metrics().await.unwrap();
     assert!(
-        metric(
+        testkit::metric(
             &metrics,
-            "wattline_write_dead_lettered_total",
-            "reason=\"unknown_device\""
-        ) >= 1.0
+            "wattline_write_dead_lettered_total{reason=\"unknown_device\"}"
+        )
+        .is_some_and(|dead| dead >= 1.0),
+        "{metrics}"
     );
-    assert!(metric(&metrics, "wattline_write_empty_batches_total", "") >= 1.0);
+    assert!(
+        testkit::metric(&metrics, "wattline_write_empty_batches_total")
+            .is_some_and(|empty| empty >= 1.0),
+        "{metrics}"
+    );
     service.stop().await.unwrap();
 }
 
@@ -163,9 +166,7 @@ async fn a_batch_influxdb_rejects_is_bisected_down_to_the_offending_message() {
     }
 
     let dead = wait_dead_letters(&publisher, 1).await.unwrap();
-    env.wait_queue_empty("wattline.readings.write")
-        .await
-        .unwrap();
+    env.wait_queue_empty(WRITE_QUEUE).await.unwrap();
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0].body, offending);
     assert_eq!(dead[0].reason(), "rejected_by_influxdb");

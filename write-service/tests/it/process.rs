@@ -38,12 +38,10 @@ fn spawn_service(env: &Env, port: u16, log: &std::path::Path) -> Child {
 }
 
 async fn wait_healthy(port: u16) {
+    // Connection refused until the binary listens: an error eventually retries.
     testkit::eventually(PATIENCE, "binary healthz 200", || async {
-        let ok = match reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await {
-            Ok(r) => r.status().is_success(),
-            Err(_) => false,
-        };
-        Ok(ok.then_some(()))
+        let response = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await?;
+        Ok(response.status().is_success().then_some(()))
     })
     .await
     .expect("the binary became healthy");
@@ -140,7 +138,7 @@ async fn sigterm_mid_stream_exits_0_having_acked_exactly_what_it_wrote() {
         "stored + ready = published",
         || async {
             let stored = env.db.count_points("power").await?;
-            let (ready, unacked) = env.queue_counts("wattline.readings.write").await?;
+            let (ready, unacked) = env.queue_counts(WRITE_QUEUE).await?;
             Ok((unacked == 0
                 && stored % per_message == 0
                 && stored / per_message + ready == published)
@@ -155,9 +153,7 @@ async fn sigterm_mid_stream_exits_0_having_acked_exactly_what_it_wrote() {
     config.households = vec!["d=h".parse().unwrap()];
     let service = Running::start(config).await.unwrap();
     assert_each_series_has(&env, published).await;
-    env.wait_queue_empty("wattline.readings.write")
-        .await
-        .unwrap();
+    env.wait_queue_empty(WRITE_QUEUE).await.unwrap();
     service.stop().await.unwrap();
 }
 
@@ -178,9 +174,7 @@ async fn kill_9_mid_stream_then_restart_stores_every_reading_exactly_once() {
     let mut restarted = spawn_service(&env, port, &dir.path().join("second.log"));
     wait_healthy(port).await;
     assert_each_series_has(&env, published).await;
-    env.wait_queue_empty("wattline.readings.write")
-        .await
-        .unwrap();
+    env.wait_queue_empty(WRITE_QUEUE).await.unwrap();
     let status = sigterm_and_wait(&mut restarted).await;
     assert!(status.success());
 }
