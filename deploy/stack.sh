@@ -26,22 +26,33 @@ mkdir -p "$STATE"
 
 log() { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }
 
-# Waits until a TCP port on loopback accepts connections; fails at once,
-# with the end of the server's log, if the server process (pid) has died.
-wait_port() { # port seconds what pid logfile
-  local port=$1 deadline=$((SECONDS + $2)) what=$3 pid=$4 logfile=$5
-  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "$what exited before listening on port $port; the end of $logfile:"
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Polls a command until it succeeds; fails after `seconds`, or at once, with
+# the end of the server's log, if the server process (pid, unless empty) has
+# died. `condition` says what the command checks, for the messages.
+wait_for() { # seconds what condition pid logfile command...
+  local seconds=$1 what=$2 condition=$3 pid=$4 logfile=$5
+  local deadline=$((SECONDS + seconds))
+  shift 5
+  until "$@"; do
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+      log "$what exited before $condition; the end of $logfile:"
       tail -15 "$logfile" >&2
       exit 1
     fi
-    if ((SECONDS > deadline)); then log "$what did not come up on port $port; see $logfile"; exit 1; fi
+    if ((SECONDS > deadline)); then
+      log "$what not $condition after ${seconds}s${logfile:+; see $logfile}"
+      exit 1
+    fi
     sleep 0.3
   done
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Waits until a TCP port on loopback accepts connections (see wait_for).
+wait_port() { # port seconds what pid logfile
+  wait_for "$2" "$3" "listening on port $1" "$4" "$5" port_open "$1"
+}
 
 install_packages() {
   local missing=()
@@ -65,7 +76,7 @@ start_rabbitmq() {
   if port_open 5672; then
     # Up but without the management listener: enable it on the running node.
     rabbitmq-plugins enable rabbitmq_management rabbitmq_prometheus >/dev/null
-    until port_open 15672; do sleep 0.3; done
+    wait_port 15672 60 "RabbitMQ management" "" ""
     return
   fi
   log "starting RabbitMQ"
@@ -87,8 +98,10 @@ start_influxdb() {
     INFLUXDB_DATA_QUERY_LOG_ENABLED=false INFLUXDB_HTTP_MAX_BODY_SIZE=0 \
     setsid runuser -u influxdb -- influxd -config /etc/influxdb/influxdb.conf \
     </dev/null >"$STATE/influxdb.log" 2>&1 &
-  wait_port 8086 60 InfluxDB $! "$STATE/influxdb.log"
-  until curl -sf -o /dev/null http://127.0.0.1:8086/ping; do sleep 0.2; done
+  local pid=$!
+  wait_port 8086 60 InfluxDB "$pid" "$STATE/influxdb.log"
+  wait_for 30 InfluxDB "answering /ping" "$pid" "$STATE/influxdb.log" \
+    curl -sf -o /dev/null http://127.0.0.1:8086/ping
 }
 
 install_packages
