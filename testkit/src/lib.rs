@@ -7,23 +7,28 @@
 //!   management API, deleted on drop), with its `amqp_url`;
 //! - [`InfluxDatabase`]: a fresh InfluxDB database (dropped on drop), with a
 //!   small InfluxQL query helper;
+//! - [`PostgresDatabase`]: a fresh PostgreSQL database (dropped on drop), with
+//!   its `url`;
 //! - [`PrivateRabbit`], [`PrivateInflux`] (module `private`): servers of a
 //!   test's own on free ports, for fault tests that stop and restart them;
 //! - [`binary`]: the path of a workspace binary, for tests that run the real
 //!   programs as separate processes.
 //!
-//! Addresses come from `TESTKIT_AMQP`, `TESTKIT_RABBIT_API` and
-//! `TESTKIT_INFLUX`, defaulting to the local stack's ports.
+//! Addresses come from `TESTKIT_AMQP`, `TESTKIT_RABBIT_API`, `TESTKIT_INFLUX`
+//! and `WATTLINE_TEST_POSTGRES_URL`, defaulting to the local stack's.
 
 mod private;
 
 pub use private::{free_port, PrivateInflux, PrivateRabbit};
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 
 const RABBIT_USER: &str = "guest";
 const RABBIT_PASSWORD: &str = "guest";
@@ -45,6 +50,15 @@ pub fn rabbit_api() -> String {
 /// Base URL of the shared InfluxDB.
 pub fn influx_url() -> String {
     env_or("TESTKIT_INFLUX", "http://127.0.0.1:8086")
+}
+
+/// URL of a database on the shared PostgreSQL as a role that may create
+/// databases (the local stack's `wattline`, a dev/test-only role).
+pub fn postgres_url() -> String {
+    env_or(
+        "WATTLINE_TEST_POSTGRES_URL",
+        "postgres://wattline:wattline@127.0.0.1:5432/postgres",
+    )
 }
 
 /// A name no other test (or earlier run) uses: `prefix-<pid>-<random>`.
@@ -272,6 +286,115 @@ impl Drop for InfluxDatabase {
     }
 }
 
+/// A PostgreSQL database of its own on the shared server (see
+/// [`postgres_url`]), owned by that URL's role, empty (a copy of
+/// `template1`), and dropped on drop, with any connection still open to it.
+pub struct PostgresDatabase {
+    /// `wattline_test_<pid>_<random>`: only `[a-z0-9_]`, so it needs no
+    /// quoting anywhere.
+    pub name: String,
+    /// The server's URL with our database in place of its own.
+    url: String,
+    /// How to reach the server as the creating role, to drop the database.
+    admin: PgConnectOptions,
+}
+
+impl fmt::Debug for PostgresDatabase {
+    // Not the URLs: they carry a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresDatabase")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresDatabase {
+    /// Creates a database on the shared PostgreSQL.
+    pub async fn create() -> Result<Self> {
+        let server = postgres_url();
+        let admin: PgConnectOptions = server
+            .parse()
+            .context("WATTLINE_TEST_POSTGRES_URL is not a postgres:// URL")?;
+        let name: String = unique_name("wattline_test")
+            .chars()
+            .map(|c| match c.to_ascii_lowercase() {
+                c @ ('a'..='z' | '0'..='9' | '_') => c,
+                _ => '_',
+            })
+            .collect();
+        let mut connection = admin
+            .connect()
+            .await
+            .context("connect to PostgreSQL: is it running? (deploy/stack.sh)")?;
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&mut connection)
+            .await
+            .with_context(|| format!("create database {name}"))?;
+        let _ = connection.close().await;
+        Ok(Self {
+            url: with_database(&server, &name)?,
+            name,
+            admin,
+        })
+    }
+
+    /// `postgres://user:password@host:port/<this database>`, with the shared
+    /// server's query parameters (such as `sslmode`) kept.
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+}
+
+impl Drop for PostgresDatabase {
+    /// Best effort, like the other scopes: a test killed outright (SIGKILL)
+    /// leaves its database behind. The drop runs on a thread of its own with
+    /// a runtime of its own, since `Drop` cannot await and may run inside or
+    /// outside a runtime; that costs a few milliseconds and finishes before
+    /// the test does. (Sweeping leftovers of dead test processes at the next
+    /// `create` would cover SIGKILL too, but judging "dead" by pid is only
+    /// sound when every client of the server shares our pid namespace.)
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        off_runtime(move || {
+            let drop_database = async {
+                let mut connection = admin.connect().await?;
+                // FORCE: the code under test may still hold a pool on it.
+                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut connection)
+                    .await?;
+                connection.close().await
+            };
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| {
+                    runtime.block_on(async {
+                        tokio::time::timeout(Duration::from_secs(10), drop_database)
+                            .await
+                            .context("timed out")?
+                            .map_err(anyhow::Error::from)
+                    })
+                });
+            if let Err(e) = result {
+                eprintln!("testkit: could not drop PostgreSQL database {name}: {e:#}");
+            }
+        });
+    }
+}
+
+/// `url` with its database (the path) replaced by `database`, the rest (user,
+/// password, host, query) kept as written.
+fn with_database(url: &str, database: &str) -> Result<String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        bail!("not a URL: expected postgres://user:password@host:port/database");
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let query = tail.find(['?', '#']).map_or("", |at| &tail[at..]);
+    Ok(format!("{scheme}://{authority}/{database}{query}"))
+}
+
 /// Path of a binary of this workspace (`device-agent`, `write-service`, ...)
 /// in the same target directory as the running test, built if missing.
 pub fn binary(name: &str) -> PathBuf {
@@ -286,7 +409,9 @@ pub fn binary(name: &str) -> PathBuf {
     if !path.exists() {
         let release = profile_dir.ends_with("release");
         let mut cargo = std::process::Command::new(env_or("CARGO", "cargo"));
-        cargo.args(["build", "--bin", name]);
+        // Each of our binaries is its package's namesake; -p finds it from
+        // any member's directory.
+        cargo.args(["build", "-p", name, "--bin", name]);
         if release {
             cargo.arg("--release");
         }
@@ -381,6 +506,76 @@ mod tests {
             .flatten()
             .filter_map(|row| row[0].as_str().map(str::to_owned))
             .collect())
+    }
+
+    /// Whether the shared PostgreSQL has a database called `name`.
+    async fn postgres_has_database(name: &str) -> Result<bool> {
+        let mut connection = sqlx::PgConnection::connect(&postgres_url()).await?;
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+            .bind(name)
+            .fetch_one(&mut connection)
+            .await?;
+        connection.close().await?;
+        Ok(count == 1)
+    }
+
+    #[test]
+    fn the_database_of_a_postgres_url_is_replaced_and_the_rest_kept() {
+        let cases = [
+            ("postgres://u:p@h:5432/postgres", "postgres://u:p@h:5432/db"),
+            ("postgres://u:p@h:5432", "postgres://u:p@h:5432/db"),
+            (
+                "postgres://u:p@h/x?sslmode=disable",
+                "postgres://u:p@h/db?sslmode=disable",
+            ),
+            (
+                "postgresql://h?sslmode=require",
+                "postgresql://h/db?sslmode=require",
+            ),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(with_database(url, "db").expect(url), expected);
+        }
+        assert!(with_database("host=h dbname=x", "db").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_postgres_database_can_be_created_used_and_dropped() {
+        let db = PostgresDatabase::create().await.expect("database");
+        assert!(db.name.starts_with("wattline_test_"));
+        assert!(db
+            .name
+            .chars()
+            .all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_')));
+        let mut connection = sqlx::PgConnection::connect(&db.url())
+            .await
+            .expect("connect to the new database");
+        let database: String = sqlx::query_scalar("SELECT current_database()")
+            .fetch_one(&mut connection)
+            .await
+            .expect("query");
+        assert_eq!(database, db.name);
+        sqlx::raw_sql(
+            "CREATE TABLE device (id text PRIMARY KEY); INSERT INTO device VALUES ('dev-1')",
+        )
+        .execute(&mut connection)
+        .await
+        .expect("create a table");
+        let devices: i64 = sqlx::query_scalar("SELECT count(*) FROM device")
+            .fetch_one(&mut connection)
+            .await
+            .expect("count");
+        assert_eq!(devices, 1);
+
+        // Dropped with the connection above still open: FORCE ends it.
+        let name = db.name.clone();
+        assert!(postgres_has_database(&name).await.expect("list"));
+        drop(db);
+        assert!(!postgres_has_database(&name).await.expect("list"));
+        assert!(sqlx::query("SELECT 1")
+            .execute(&mut connection)
+            .await
+            .is_err());
     }
 
     #[test]
