@@ -4,11 +4,14 @@
 //! - [`shutdown`]: SIGTERM/SIGINT as a cancellation token;
 //! - [`secret`]: values (passwords, tokens, broker URLs) that never reach a log;
 //! - [`retry`]: capped exponential backoff with jitter;
-//! - [`amqp`] (feature `amqp`): noticing a dead AMQP connection.
+//! - [`amqp`] (feature `amqp`): noticing a dead AMQP connection;
+//! - [`prometheus`] (feature `prometheus`): the metrics recorder and `/metrics`.
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
 pub mod logging;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub mod retry;
 pub mod secret;
 pub mod shutdown;
