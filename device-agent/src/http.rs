@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::extract::State;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -13,7 +14,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::spool::Spool;
-use crate::telemetry::{install_prometheus, AgentStats};
+use crate::telemetry::AgentStats;
 
 #[derive(Clone)]
 struct AppState {
@@ -40,7 +41,7 @@ pub async fn serve(
     let state = AppState {
         stats,
         spool,
-        prometheus: install_prometheus()?,
+        prometheus: wattline_ops::prometheus::install(&[]),
     };
     let app = Router::new()
         .route("/healthz", get(healthz))
@@ -71,6 +72,6 @@ async fn healthz(State(state): State<AppState>) -> Json<Health> {
     })
 }
 
-async fn metrics(State(state): State<AppState>) -> String {
-    state.prometheus.render()
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    wattline_ops::prometheus::render(&state.prometheus)
 }

@@ -5,17 +5,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use metrics::counter;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::spool::{Evicted, SpoolStats};
-
-/// Installs the Prometheus recorder (only when `/metrics` is served).
-pub fn install_prometheus() -> anyhow::Result<PrometheusHandle> {
-    let recorder = PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    metrics::set_global_recorder(recorder).map_err(|e| anyhow::anyhow!("metrics recorder: {e}"))?;
-    Ok(handle)
-}
 
 /// What the agent has done since it started.
 #[derive(Debug, Default)]

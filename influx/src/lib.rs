@@ -11,4 +11,6 @@ pub mod line_protocol;
 pub mod writer;
 
 pub use line_protocol::{InvalidPoint, LineProtocolBuilder, PowerPoint, SeriesTags, MEASUREMENT};
-pub use writer::{InfluxApi, InfluxWriter, WriteError, WriteOutcome, WriterConfig};
+pub use writer::{
+    describe_request_error, InfluxApi, InfluxWriter, WriteError, WriteOutcome, WriterConfig,
+};

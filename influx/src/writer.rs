@@ -325,6 +325,14 @@ pub fn gzip(body: &[u8]) -> Vec<u8> {
 }
 
 fn network_error(error: reqwest::Error) -> WriteError {
+    WriteError::Unavailable(shorten(&describe_request_error(&error)))
+}
+
+/// What went wrong with an HTTP request, for a log line: the kind (timed
+/// out, connect failed, …) and the whole cause chain, which reqwest's
+/// `Display` hides (connection refused, reset, …). Other Wattline HTTP
+/// clients use it too, so their errors read alike.
+pub fn describe_request_error(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
@@ -332,15 +340,14 @@ fn network_error(error: reqwest::Error) -> WriteError {
     } else {
         "request failed"
     };
-    // reqwest's Display hides the cause chain; include it (refused, reset, ...).
     let mut message = format!("{kind}: {error}");
-    let mut source = std::error::Error::source(&error);
+    let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    WriteError::Unavailable(shorten(&message))
+    message
 }
 
 /// Maps a non-2xx answer to an outcome or error.

@@ -3,13 +3,17 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use wattline_influx::{InfluxApi, WriterConfig};
 pub use wattline_ops::{AmqpUrl, LogFormat, Secret};
 
-use crate::households::{HouseholdMapping, HouseholdsFileError, StaticDirectory};
+use crate::households::{
+    AuthDirectory, AuthDirectoryError, AuthUrl, CacheSettings, CachedDirectory, HouseholdDirectory,
+    HouseholdMapping, HouseholdsFileError, StaticDirectory,
+};
 use crate::pipeline::Settings;
 use crate::topology::QueueType;
 
@@ -104,6 +108,22 @@ pub struct Config {
     #[arg(long, env = "MAX_CLOCK_SKEW", default_value = "5m", value_parser = humantime::parse_duration)]
     pub max_clock_skew: Duration,
 
+    /// auth-service's internal URL (e.g. http://127.0.0.1:8091): each device's household is
+    /// looked up in its registry (GET /internal/devices/{id}) and cached. Excludes
+    /// --households-file and --household.
+    #[arg(long, env = "AUTH_URL")]
+    pub auth_url: Option<AuthUrl>,
+
+    /// How long a device's household from auth-service is cached. When auth-service is
+    /// down, expired households keep being served to known devices until it is back.
+    #[arg(long, env = "AUTH_CACHE_TTL", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub auth_cache_ttl: Duration,
+
+    /// How long auth-service's "unknown device" is cached: short, so readings of a device
+    /// registered a moment ago are stored soon rather than dead-lettered.
+    #[arg(long, env = "AUTH_NEGATIVE_TTL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub auth_negative_ttl: Duration,
+
     /// CSV file of device_id,household_id records (RFC 4180 quoting, optional header).
     #[arg(long, env = "HOUSEHOLDS_FILE")]
     pub households_file: Option<PathBuf>,
@@ -147,6 +167,13 @@ pub enum ConfigError {
     MissingOrg,
     #[error(transparent)]
     Households(#[from] HouseholdsFileError),
+    #[error(
+        "--auth-url (AUTH_URL) and --households-file/--household (HOUSEHOLDS_FILE/HOUSEHOLDS) \
+         are two sources of households: give one"
+    )]
+    TwoHouseholdSources,
+    #[error(transparent)]
+    AuthDirectory(#[from] AuthDirectoryError),
 }
 
 impl Config {
@@ -191,9 +218,26 @@ impl Config {
         })
     }
 
+    /// The household directory: auth-service's registry behind a cache with
+    /// `--auth-url`, otherwise the fixed map of [`static_directory`](Self::static_directory)
+    /// (empty when neither is given: every device unknown). Binaries must
+    /// install a rustls crypto provider first.
+    pub fn household_directory(&self) -> Result<Arc<dyn HouseholdDirectory>, ConfigError> {
+        let Some(auth_url) = &self.auth_url else {
+            return Ok(Arc::new(self.static_directory()?));
+        };
+        if self.households_file.is_some() || !self.households.is_empty() {
+            return Err(ConfigError::TwoHouseholdSources);
+        }
+        Ok(Arc::new(CachedDirectory::new(
+            AuthDirectory::new(auth_url)?,
+            CacheSettings::new(self.auth_cache_ttl, self.auth_negative_ttl),
+        )))
+    }
+
     /// The household directory from `--households-file` and `--household`
     /// (flags win over the file for the same device).
-    pub fn household_directory(&self) -> Result<StaticDirectory, ConfigError> {
+    pub fn static_directory(&self) -> Result<StaticDirectory, ConfigError> {
         let mut directory = match &self.households_file {
             Some(path) => StaticDirectory::load(path)?,
             None => StaticDirectory::new(),
@@ -307,7 +351,63 @@ mod tests {
             "--household",
             "dev c=home c",
         ]);
-        let d = c.household_directory().unwrap();
+        let d = c.static_directory().unwrap();
         assert_eq!(d.len(), 3);
+    }
+
+    #[test]
+    fn auth_url_with_defaults_and_durations() {
+        let c = Config::new("amqp://h");
+        assert!(c.auth_url.is_none());
+        assert_eq!(c.auth_cache_ttl, Duration::from_secs(300));
+        assert_eq!(c.auth_negative_ttl, Duration::from_secs(10));
+        let c = Config::parse_from([
+            "ws",
+            "--amqp-url",
+            "amqp://h",
+            "--auth-url",
+            "http://127.0.0.1:8091",
+            "--auth-cache-ttl",
+            "1h 30s",
+            "--auth-negative-ttl",
+            "500ms",
+        ]);
+        assert_eq!(
+            c.auth_url.as_ref().map(|u| u.url().as_str()),
+            Some("http://127.0.0.1:8091/")
+        );
+        assert_eq!(c.auth_cache_ttl, Duration::from_secs(3630));
+        assert_eq!(c.auth_negative_ttl, Duration::from_millis(500));
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let directory = c.household_directory().unwrap();
+        assert!(
+            format!("{directory:?}").contains("AuthDirectory"),
+            "{directory:?}"
+        );
+        let bad = Config::try_parse_from(["ws", "--amqp-url", "amqp://h", "--auth-url", "ftp://x"]);
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn auth_url_together_with_static_households_is_a_clear_error() {
+        let with = |extra: &[&str]| {
+            let base = [
+                "ws",
+                "--amqp-url",
+                "amqp://h",
+                "--auth-url",
+                "http://a:8091",
+            ];
+            Config::parse_from(base.iter().chain(extra))
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        for extra in [
+            &["--household", "d=h"][..],
+            &["--households-file", "/x.csv"],
+        ] {
+            let err = with(extra).household_directory().unwrap_err();
+            assert!(matches!(err, ConfigError::TwoHouseholdSources), "{err}");
+            assert!(err.to_string().contains("--auth-url"), "{err}");
+        }
     }
 }

@@ -8,7 +8,8 @@
 //! - [`consumer`]: a delivery → accepted / empty / poison, using
 //!   [`validate`] (pure checks, reason codes), [`ids`] (id types, shared
 //!   with every part via `wattline-proto`) and
-//!   [`households`] (device → household directory);
+//!   [`households`] (device → household: auth-service's registry over HTTP
+//!   behind a cache that rides out its outages, or a fixed map);
 //! - [`pipeline`]: the session loop — batching by points and age, up to N
 //!   writes in flight, in-order acks, bisection of rejected batches,
 //!   reconnects — with capped, jittered backoff from `wattline_ops::retry`;
@@ -81,10 +82,10 @@ pub struct WriteService {
 }
 
 impl WriteService {
-    /// Validates the configuration, loads the household directory from it
-    /// and binds `--listen`.
+    /// Validates the configuration, builds the household directory from it
+    /// (auth-service's registry, cached, or a fixed map) and binds `--listen`.
     pub async fn bind(config: Config) -> Result<Self, RunError> {
-        let directory = Arc::new(config.household_directory()?);
+        let directory = config.household_directory()?;
         Self::bind_with_directory(config, directory).await
     }
 

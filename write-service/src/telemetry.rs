@@ -6,8 +6,9 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, Unit};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::households::cache::Outcome;
 use crate::validate::Reason;
 
 /// Metric names (`wattline_write_*`).
@@ -24,10 +25,12 @@ pub mod names {
     pub const INFLIGHT: &str = "wattline_write_inflight_writes";
     pub const BATCH_POINTS: &str = "wattline_write_batch_points";
     pub const RECONNECTS: &str = "wattline_write_reconnects_total";
+    pub const HOUSEHOLD_LOOKUPS: &str = "wattline_write_household_lookups_total";
+    pub const HOUSEHOLD_CACHE_ENTRIES: &str = "wattline_write_household_cache_entries";
 }
 
 /// Histogram buckets, by metric.
-const BUCKETS: [(&str, &[f64]); 3] = [
+const BUCKETS: [wattline_ops::prometheus::Buckets; 3] = [
     (
         names::WRITE_DURATION,
         &[
@@ -48,31 +51,13 @@ const BUCKETS: [(&str, &[f64]); 3] = [
     ),
 ];
 
-/// The process-wide Prometheus recorder's handle, installed on first use.
-///
-/// A metrics recorder is global; `run` may be called several times in one
-/// process (tests), so it is installed once and shared.
+/// The process-wide Prometheus recorder's handle, installed on first use
+/// (with our histogram buckets), the metrics described.
 pub fn prometheus() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = BUCKETS
-                .iter()
-                .try_fold(PrometheusBuilder::new(), |builder, (name, buckets)| {
-                    builder.set_buckets_for_metric(Matcher::Full((*name).into()), buckets)
-                })
-                .map(PrometheusBuilder::build_recorder)
-                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
-            let handle = recorder.handle();
-            if metrics::set_global_recorder(recorder).is_err() {
-                // Someone else installed a recorder first: our handle then
-                // renders nothing, which /metrics makes visible.
-                tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
-            }
-            describe();
-            handle
-        })
-        .clone()
+    static DESCRIBED: OnceLock<()> = OnceLock::new();
+    let handle = wattline_ops::prometheus::install(&BUCKETS);
+    DESCRIBED.get_or_init(describe);
+    handle
 }
 
 fn describe() {
@@ -105,6 +90,18 @@ fn describe() {
     describe_counter!(RECONNECTS, "AMQP sessions lost and reconnected");
     for reason in Reason::ALL {
         counter!(DEAD_LETTERED, "reason" => reason.as_str()).absolute(0);
+    }
+    describe_counter!(
+        HOUSEHOLD_LOOKUPS,
+        "Household lookups through auth-service's cached registry, by outcome \
+         (hit, miss, stale_served, unavailable)"
+    );
+    describe_gauge!(
+        HOUSEHOLD_CACHE_ENTRIES,
+        "Devices in the household cache (fresh or expired)"
+    );
+    for outcome in Outcome::ALL {
+        counter!(HOUSEHOLD_LOOKUPS, "outcome" => outcome.as_str()).absolute(0);
     }
 }
 

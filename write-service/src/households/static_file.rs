@@ -1,38 +1,15 @@
-//! Which household a device belongs to: the [`HouseholdDirectory`] trait and
-//! today's implementation, a [`StaticDirectory`] loaded from
-//! `--households-file` and `--household` flags.
-//!
-//! The auth-service issue adds an HTTP implementation behind the same trait.
-//! Its contract: `Ok(None)` means "no such device" (the message is
-//! dead-lettered as `unknown_device`); `Err` means "directory unavailable"
-//! (the consumer holds the message and retries, never dead-letters).
+//! The fixed directory of demo and test set-ups: a [`StaticDirectory`]
+//! loaded from `--households-file` (CSV) and `--household DEVICE=HOUSEHOLD`
+//! flags, held in memory.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
 use futures_util::future::BoxFuture;
 
+use super::{DirectoryError, HouseholdDirectory};
 use crate::ids::{DeviceId, HouseholdId, IdError};
-
-/// The directory could not answer (network, auth-service down). Retryable.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("household directory unavailable: {0}")]
-pub struct DirectoryError(pub String);
-
-/// Looks up the household a device is registered to.
-///
-/// Boxed futures keep the trait object-safe, so `run` takes any
-/// implementation as `Arc<dyn HouseholdDirectory>`.
-pub trait HouseholdDirectory: Send + Sync + fmt::Debug {
-    /// `Ok(None)` when the device is unknown; `Err` when the directory is
-    /// unavailable and the caller should retry later.
-    fn household_of<'a>(
-        &'a self,
-        device: &'a DeviceId,
-    ) -> BoxFuture<'a, Result<Option<HouseholdId>, DirectoryError>>;
-}
 
 /// A fixed device → household map held in memory.
 #[derive(Debug, Clone, Default)]
