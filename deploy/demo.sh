@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The Wattline demo: the local stack, the write service, and a few simulated
-# households' device agents for a bounded time; then households back from a
-# day offline send their history at once (the ingestion rate, measured); then
-# a summary of what landed in InfluxDB, checked against what the agents had
-# confirmed.
+# The Wattline demo: the local stack, auth-service, the write service, and a
+# few simulated households' device agents for a bounded time; then households
+# back from a day offline send their history at once (the ingestion rate,
+# measured); then a summary of what landed in InfluxDB, checked against what
+# the agents had confirmed.
+#
+# Every household is registered in auth-service (an owner account and one
+# device each) as a user would; each agent logs in to RabbitMQ with its
+# device's id and secret, and the write service, with its own broker account,
+# asks auth-service which household a device belongs to.
 #
 #   deploy/demo.sh
 #   DEMO_HOUSEHOLDS=20 DEMO_DURATION=60s DEMO_BACKFILL_AGENTS=4 deploy/demo.sh
@@ -18,31 +23,96 @@ BACKFILL_AGENTS=${DEMO_BACKFILL_AGENTS:-2}
 BACKFILL=${DEMO_BACKFILL:-1day}
 export INFLUX_DB=${INFLUX_DB:-wattline}
 export INFLUX_URL=${INFLUX_URL:-http://127.0.0.1:8086}
-export AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
 METRICS=127.0.0.1:${DEMO_METRICS_PORT:-9091}
+# The internal listener must be where stack.sh told RabbitMQ to ask about
+# device logins (same variable, same default).
+AUTH_INTERNAL_URL=${WATTLINE_AUTH_INTERNAL_URL:-http://127.0.0.1:8091}
+AUTH_INTERNAL_URL=${AUTH_INTERNAL_URL%/}
+AUTH_INTERNAL=${AUTH_INTERNAL_URL#http://}
+AUTH_PUBLIC=127.0.0.1:${DEMO_AUTH_PORT:-8081}
+AUTH_URL=http://$AUTH_PUBLIC
+# Every demo account has this password (printed at the end, to log in with).
+DEMO_PASSWORD=wattline-demo-password
+# Agents bring no credentials: with a secret they log in as their device id.
+AGENT_AMQP_URL=amqp://127.0.0.1:5672/%2f
 
 "$ROOT/deploy/stack.sh" --release
 BIN=$ROOT/target/release
 DEMO=$STATE/demo
 rm -rf "$DEMO" && mkdir -p "$DEMO"
+# The households of the latest run, kept outside $DEMO so that the next run
+# can drop their series (see below).
+LAST_HOUSEHOLDS=$STATE/demo-households
 
 log() { printf '\033[1m[demo]\033[0m %s\n' "$*" >&2; }
 influxql() {
   curl -sfG "$INFLUX_URL/query" --data-urlencode "db=$INFLUX_DB" --data-urlencode "q=$1"
 }
+port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; } # host:port
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# Until auth-service exists, the write service learns households from flags.
-household_flags=()
-for i in $(seq 1 "$HOUSEHOLDS"); do
-  household_flags+=(--household "demo-device-$i=demo household $i")
-done
-for i in $(seq 1 "$BACKFILL_AGENTS"); do
-  household_flags+=(--household "demo-backfill-$i=demo backfill household $i")
-done
+# Polls url until it answers 2xx; fails after `seconds`, or at once, with the
+# end of the log, if the process has died.
+wait_healthy() { # what pid logfile seconds url
+  local deadline=$((SECONDS + $4))
+  until curl -sf -m 2 -o /dev/null "$5"; do
+    if ! kill -0 "$2" 2>/dev/null; then
+      log "$1 exited before $5 answered; the end of $3:"
+      tail -20 "$3" >&2
+      exit 1
+    fi
+    ((SECONDS < deadline)) || { log "$1: $5 not healthy after $4s; see $3"; exit 1; }
+    sleep 0.2
+  done
+}
+# POSTs the JSON on stdin to auth-service's public API, with the access token
+# if given, and prints the body of its 201 answer; otherwise logs the status
+# and body and fails. The token goes to curl through a pipe, not its command
+# line (which anyone may read in ps).
+auth_post() { # path [access token]
+  local response status
+  response=$(curl -sS -m 30 -w '\n%{http_code}' -H 'content-type: application/json' \
+    -H @<([[ -z ${2:-} ]] || printf 'authorization: Bearer %s\n' "$2") \
+    --data-binary @- "$AUTH_URL$1") ||
+    { log "POST $AUTH_URL$1: no answer from auth-service (see $DEMO/auth-service.log)"; return 1; }
+  status=${response##*$'\n'}
+  response=${response%$'\n'*}
+  if [[ $status != 201 ]]; then
+    log "POST $AUTH_URL$1 failed: HTTP $status: $response"
+    return 1
+  fi
+  printf '%s\n' "$response"
+}
+# Prints the given fields (dotted paths) of the JSON object on stdin, on one
+# line separated by spaces (ids and tokens hold none).
+json_fields() { # path...
+  python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+values = []
+for path in sys.argv[1:]:
+    value = doc
+    for key in path.split("."):
+        value = value[key]
+    values.append(str(value))
+print(*values)
+' "$@"
+}
+# Registers a household as its owner would (an account, then one device) and
+# appends to emails, households, devices and secrets.
+emails=() households=() devices=() secrets=()
+register_household() { # email device-name
+  local session device token household device_id secret
+  session=$(auth_post /api/auth/register <<<"{\"email\":\"$1\",\"password\":\"$DEMO_PASSWORD\"}")
+  read -r token household < <(json_fields access_token user.household_id <<<"$session")
+  device=$(auth_post /api/devices "$token" <<<"{\"name\":\"$2\"}")
+  read -r device_id secret < <(json_fields device.id secret <<<"$device")
+  emails+=("$1") households+=("$household") devices+=("$device_id") secrets+=("$secret")
+}
+
 # Sets $written to the write service's points written so far (summed over
 # label sets); fails if its /metrics cannot be read. Runs only curl.
 read_points_written() {
@@ -70,22 +140,62 @@ queue_messages() {
     python3 -c 'import json, sys; print(json.load(sys.stdin).get("messages", ""))' 2>/dev/null || true
 }
 
-# Each run starts from a clean slate for the demo households, so the summary
-# can compare what is stored with what the agents confirmed.
-influxql 'DROP SERIES FROM "power" WHERE "household" =~ /^demo /' >/dev/null
-log "write service (metrics and health on http://$METRICS)"
-"$BIN/write-service" --listen "$METRICS" "${household_flags[@]}" >"$DEMO/write-service.log" 2>&1 &
-write_service=$!
-pids+=("$write_service")
-until curl -sf -o /dev/null "http://$METRICS/healthz"; do
-  kill -0 "$write_service" 2>/dev/null || { tail -20 "$DEMO/write-service.log"; exit 1; }
-  sleep 0.2
+# A service from an earlier run still on our ports would answer in place of
+# ours (with another database): stop rather than mix them up.
+for addr in "$AUTH_PUBLIC" "$AUTH_INTERNAL" "$METRICS"; do
+  if port_open "$addr"; then
+    log "$addr is already in use (an auth-service or write-service left from an earlier demo?):" \
+      "stop it first, e.g. kill the pid that 'ss -ltnp' shows on it"
+    exit 1
+  fi
 done
 
+# A fresh account database each run (in $DEMO); the signing key persists in
+# $STATE, so tokens of a restarted auth-service on the same database verify.
+# The demo registers all its households from one address: hence the higher
+# limit per client.
+log "auth-service (public API $AUTH_URL, internal $AUTH_INTERNAL_URL)"
+DATABASE_URL="sqlite://$DEMO/auth.db" JWT_SIGNING_KEY_FILE="$STATE/auth-signing-key.pem" \
+  "$BIN/auth-service" --listen "$AUTH_PUBLIC" --internal-listen "$AUTH_INTERNAL" \
+  --login-limit-per-client 1000/1m >"$DEMO/auth-service.log" 2>&1 &
+auth_service=$!
+pids+=("$auth_service")
+wait_healthy auth-service "$auth_service" "$DEMO/auth-service.log" 30 "$AUTH_URL/healthz"
+wait_healthy auth-service "$auth_service" "$DEMO/auth-service.log" 30 "$AUTH_INTERNAL_URL/healthz"
+
+log "registering $HOUSEHOLDS + $BACKFILL_AGENTS households, one device each"
+for i in $(seq 1 "$HOUSEHOLDS"); do
+  register_household "demo-$i@example.org" "demo Pi $i"
+done
+for i in $(seq 1 "$BACKFILL_AGENTS"); do
+  register_household "backfill-$i@example.org" "backfill Pi $i"
+done
+# Each run's households are new, so the summary need only look at them. The
+# previous run's are dropped (they would otherwise pile up run after run),
+# and this run's are recorded for the next one first, so that even a failed
+# run is cleaned up.
+if [[ -s $LAST_HOUSEHOLDS ]]; then
+  influxql "DROP SERIES FROM \"power\" WHERE \"household\" =~ /^($(paste -sd '|' "$LAST_HOUSEHOLDS"))\$/" >/dev/null
+fi
+printf '%s\n' "${households[@]}" >"$LAST_HOUSEHOLDS"
+
+# Its own broker account (made by stack.sh; the password is hex, so it goes
+# into the URL as is), given in the environment so that it is not in ps.
+log "write service (metrics and health on http://$METRICS; households from $AUTH_INTERNAL_URL)"
+AMQP_URL="amqp://wattline-writer:$(<"$STATE/rabbitmq-writer.password")@127.0.0.1:5672/%2f" \
+  "$BIN/write-service" --listen "$METRICS" --auth-url "$AUTH_INTERNAL_URL" \
+  >"$DEMO/write-service.log" 2>&1 &
+write_service=$!
+pids+=("$write_service")
+wait_healthy "write service" "$write_service" "$DEMO/write-service.log" 60 "http://$METRICS/healthz"
+
+# Each agent gets its device's secret in the environment (not in ps).
 log "$HOUSEHOLDS households x $SOCKETS simulated sockets for $DURATION (a batch every 2 s, a reading every 250 ms)"
 agents=()
 for i in $(seq 1 "$HOUSEHOLDS"); do
-  "$BIN/device-agent" --device-id "demo-device-$i" --source simulated --sockets "$SOCKETS" \
+  k=$((i - 1))
+  DEVICE_SECRET=${secrets[k]} "$BIN/device-agent" --device-id "${devices[k]}" \
+    --amqp-url "$AGENT_AMQP_URL" --source simulated --sockets "$SOCKETS" \
     --seed "$i" --interval 2s --sample-interval 250ms --duration "$DURATION" \
     --status-interval 5s --spool-dir "$DEMO/spool-$i" >"$DEMO/agent-$i.log" 2>&1 &
   agents+=($!)
@@ -104,7 +214,9 @@ written_before=$written
 now_ms backfill_started
 backfill_agents=()
 for i in $(seq 1 "$BACKFILL_AGENTS"); do
-  "$BIN/device-agent" --device-id "demo-backfill-$i" --source simulated --sockets 30 \
+  k=$((HOUSEHOLDS + i - 1))
+  DEVICE_SECRET=${secrets[k]} "$BIN/device-agent" --device-id "${devices[k]}" \
+    --amqp-url "$AGENT_AMQP_URL" --source simulated --sockets 30 \
     --seed "$((1000 + i))" --backfill "$BACKFILL" --sample-interval 10s --interval 1s --duration 1s \
     --max-batch-readings 3000 --spool-dir "$DEMO/spool-backfill-$i" >"$DEMO/agent-backfill-$i.log" 2>&1 &
   backfill_agents+=($!)
@@ -135,25 +247,37 @@ curl -sf "http://$METRICS/metrics" >"$DEMO/metrics.txt" || true
 kill -TERM "$write_service"
 wait "$write_service" || log "write service exited non-zero; see $DEMO/write-service.log"
 
+# This run's households only (the ids are [a-z0-9-], safe in a regex), each
+# shown with its owner's email.
 log "summary (InfluxDB $INFLUX_URL, database $INFLUX_DB)"
+owners=() # household email ...
+for k in "${!households[@]}"; do owners+=("${households[k]}" "${emails[k]}"); done
 stored=$(influxql "SELECT count(watts) AS readings, mean(watts) AS mean_w, max(watts) AS peak_w
-          FROM power WHERE household =~ /^demo / GROUP BY household" |
+          FROM power WHERE household =~ /^($(IFS='|'; echo "${households[*]}"))\$/ GROUP BY household" |
   python3 -c '
 import json, sys
+emails = dict(zip(sys.argv[1::2], sys.argv[2::2]))
 result = json.load(sys.stdin)["results"][0]
-rows = []
-for s in result.get("series", []):
-    _, readings, mean_w, peak_w = s["values"][0]
-    rows.append((s["tags"]["household"], readings, mean_w, peak_w))
-print("{:<28}{:>10}{:>10}{:>10}".format("household", "readings", "mean W", "peak W"), file=sys.stderr)
-for h, n, mean_w, peak_w in sorted(rows):
-    print(f"{h:<28}{n:>10}{mean_w:>10.1f}{peak_w:>10.1f}", file=sys.stderr)
-print(sum(r[1] for r in rows))
-')
+rows = {s["tags"]["household"]: s["values"][0][1:] for s in result.get("series", [])}
+print("{:<24}{:<20}{:>10}{:>10}{:>10}".format("owner", "household", "readings", "mean W", "peak W"), file=sys.stderr)
+total = 0
+for h, email in emails.items():  # in the order registered
+    if h in rows:
+        n, mean_w, peak_w = rows[h]
+        total += n
+        print(f"{email:<24}{h:<20}{n:>10}{mean_w:>10.1f}{peak_w:>10.1f}", file=sys.stderr)
+    else:
+        print(f"{email:<24}{h:<20}{0:>10}", file=sys.stderr)
+print(total)
+' "${owners[@]}")
 confirmed=$(confirmed_readings "$DEMO"/agent-*.log)
 dead=$(queue_messages wattline.readings.dead)
 log "agents confirmed $confirmed readings; InfluxDB holds $stored; dead-lettered messages in total: ${dead:-?}"
-log "logs and metrics: $DEMO"
+log "auth-service was at $AUTH_URL (public) and $AUTH_INTERNAL_URL (internal); it stops with the demo." \
+  "To log in again, start it on the demo's database:" \
+  "DATABASE_URL=sqlite://$DEMO/auth.db JWT_SIGNING_KEY_FILE=$STATE/auth-signing-key.pem $BIN/auth-service"
+log "demo login: ${emails[0]} / $DEMO_PASSWORD (every demo-<i>@ and backfill-<i>@example.org account has this password)"
+log "logs (auth-service, write service, agents) and metrics: $DEMO"
 if ((stored != confirmed || failed > 0)); then
   log "FAILED: stored readings differ from confirmed ones, or an agent failed"
   exit 1
