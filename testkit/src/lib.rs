@@ -100,7 +100,9 @@ fn off_runtime<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> T
         .expect("helper thread panicked")
 }
 
-fn percent_encode(name: &str) -> String {
+/// Percent-encodes everything but unreserved characters (for URL path
+/// segments and form values).
+pub fn percent_encode(name: &str) -> String {
     name.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

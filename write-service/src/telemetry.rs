@@ -40,7 +40,9 @@ const BUCKETS: [wattline_ops::prometheus::Buckets; 3] = [
     (
         names::LAG,
         &[
-            0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0, 86_400.0,
+            // Fine at the low end: perf reads its latency percentiles from here.
+            0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0,
+            60.0, 300.0, 3600.0, 86_400.0,
         ],
     ),
     (

@@ -245,15 +245,5 @@ pub async fn expect_error(response: Response, status: StatusCode) -> String {
         .to_owned()
 }
 
-/// Percent-encodes a form value.
-pub fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+/// Percent-encodes a form value or path segment.
+pub use testkit::percent_encode as encode;

@@ -1,0 +1,18 @@
+//! Wattline's load tool, as a library the `perf` binary and its tests use.
+//!
+//! - [`workload`]: the simulated fleet and its `wattline.v1` batches;
+//! - [`load`]: publishing them as agents do (confirms, persistent);
+//! - [`baseline`]: InfluxDB alone and RabbitMQ alone, with the same data;
+//! - [`run`]: the pipeline run, its report and the exactly-once check;
+//! - [`setup`] (the run's vhost, database and write services),
+//!   [`metrics`] (the write services' counters and latency histogram),
+//!   [`procstat`] (CPU time and memory from /proc), [`plot`] (the SVG).
+
+pub mod baseline;
+pub mod load;
+pub mod metrics;
+pub mod plot;
+pub mod procstat;
+pub mod run;
+pub mod setup;
+pub mod workload;

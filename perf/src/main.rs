@@ -1,0 +1,202 @@
+//! `perf`: how many households can this deployment take?
+//!
+//! `perf run` drives the whole pipeline (publishers → RabbitMQ → write
+//! service(s) → InfluxDB) and, in the same run, InfluxDB alone and RabbitMQ
+//! alone with the same data, so the answer is a ratio to what the machine
+//! allows; `perf influx` and `perf broker` run one baseline.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use perf::run::{self, RunSettings};
+use perf::setup::{influxql, RabbitAdmin};
+use perf::workload::Workload;
+use perf::{baseline, run::print_table};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "perf",
+    version,
+    about = "Wattline's load tool: the pipeline and its parts' limits, measured in one run"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The whole pipeline under load, beside InfluxDB alone and RabbitMQ alone.
+    Run(RunArgs),
+    /// InfluxDB alone: the fleet's points written straight to InfluxDB.
+    Influx(BaselineArgs),
+    /// RabbitMQ alone: the fleet's messages through a queue, confirms and manual acks.
+    Broker(BaselineArgs),
+}
+
+/// Where the servers are and what the fleet looks like.
+#[derive(Debug, Args)]
+struct Common {
+    /// RabbitMQ host:port for AMQP (perf uses a vhost of its own there).
+    #[arg(long, env = "PERF_AMQP", default_value = "127.0.0.1:5672")]
+    amqp: String,
+    /// RabbitMQ management API, with an administrator's credentials (creates the run's vhost).
+    #[arg(
+        long,
+        env = "PERF_RABBIT_API",
+        default_value = "http://guest:guest@127.0.0.1:15672",
+        hide_env_values = true
+    )]
+    rabbit_api: String,
+    /// InfluxDB base URL (perf uses a database of its own there).
+    #[arg(long, env = "INFLUX_URL", default_value = "http://127.0.0.1:8086")]
+    influx_url: String,
+    /// Households in the simulated fleet (one device each).
+    #[arg(long, default_value_t = 2000)]
+    households: u32,
+    /// Sockets per household.
+    #[arg(long, default_value_t = 30)]
+    sockets: u32,
+    /// Readings per socket in one message.
+    #[arg(long, default_value_t = 1)]
+    readings_per_socket: u32,
+}
+
+impl Common {
+    fn workload(&self) -> Workload {
+        Workload {
+            households: self.households,
+            sockets: self.sockets,
+            readings_per_socket: self.readings_per_socket,
+            run_id: format!("{}-{}", std::process::id(), rand::random::<u16>()),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Messages a second in total (open loop); omit to publish as fast as the broker confirms.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Measured time after the warm-up.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Time before measuring (queues, caches and connections settle).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// Publishing connections.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Unconfirmed messages per connection.
+    #[arg(long, default_value_t = 1000)]
+    max_in_flight: usize,
+    /// Write-service processes, competing consumers on one queue.
+    #[arg(long, default_value_t = 1)]
+    write_replicas: usize,
+    /// The write-service binary (default: next to perf).
+    #[arg(long)]
+    write_service_bin: Option<PathBuf>,
+    /// Skip the InfluxDB-alone and RabbitMQ-alone baselines (no limit, no ratio).
+    #[arg(long)]
+    no_baselines: bool,
+    /// Points for the InfluxDB baseline.
+    #[arg(long, default_value_t = 1_000_000)]
+    baseline_points: u64,
+    /// Messages for the RabbitMQ baseline.
+    #[arg(long, default_value_t = 50_000)]
+    baseline_messages: u64,
+    /// Write an SVG of throughput, queue depth and latency over time here.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Keep the run's vhost and database afterwards.
+    #[arg(long)]
+    keep: bool,
+    /// Where the write services' logs and the households file go.
+    #[arg(long, default_value = ".")]
+    work_dir: PathBuf,
+    /// Print the report as one JSON object on stdout (the table still goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct BaselineArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Points (influx) or messages (broker) to send.
+    #[arg(long, default_value_t = 200_000)]
+    count: u64,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    wattline_ops::logging::init_tracing_to_stderr(wattline_ops::LogFormat::Text)
+        .map_err(anyhow::Error::msg)?;
+    // reqwest is built without a default TLS provider (see the workspace).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match Cli::parse().command {
+        Command::Run(args) => run_pipeline(args).await,
+        Command::Influx(args) => {
+            let http = reqwest::Client::new();
+            let workload = args.common.workload();
+            let db = format!("wattline_perf_{}", workload.run_id.replace('-', "_"));
+            let url = &args.common.influx_url;
+            influxql(&http, url, &db, &format!("CREATE DATABASE \"{db}\"")).await?;
+            let result = baseline::influx_alone(url, &db, &workload, args.count, 5000, 2).await;
+            influxql(&http, url, &db, &format!("DROP DATABASE \"{db}\"")).await?;
+            println!("{}", serde_json::to_string(&result?)?);
+            Ok(())
+        }
+        Command::Broker(args) => {
+            let admin = RabbitAdmin::new(&args.common.rabbit_api)?;
+            let workload = args.common.workload();
+            let vhost = format!("wattline-perf-{}", workload.run_id);
+            admin.create_vhost(&vhost).await?;
+            let url = admin.amqp_url(&args.common.amqp, &vhost);
+            let result = baseline::broker_alone(&url, &workload, args.count, 2, 2000).await;
+            admin.delete_vhost(&vhost).await?;
+            println!("{}", serde_json::to_string(&result?)?);
+            Ok(())
+        }
+    }
+}
+
+async fn run_pipeline(args: RunArgs) -> Result<()> {
+    let settings = RunSettings {
+        workload: args.common.workload(),
+        amqp_host_port: args.common.amqp.clone(),
+        rabbit_api: args.common.rabbit_api.clone(),
+        influx_url: args.common.influx_url.clone(),
+        rate: args.rate,
+        connections: args.connections,
+        max_in_flight: args.max_in_flight,
+        warmup: args.warmup,
+        duration: args.duration,
+        write_replicas: args.write_replicas,
+        write_service_bin: args.write_service_bin,
+        baselines: !args.no_baselines,
+        baseline_points: args.baseline_points,
+        baseline_messages: args.baseline_messages,
+        plot: args.plot,
+        keep: args.keep,
+        work_dir: args.work_dir,
+        progress: true,
+    };
+    let report = run::run(settings).await?;
+    print_table(&report, &mut std::io::stderr()).context("print")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    if report.lost > 0 || report.duplicated > 0 {
+        anyhow::bail!(
+            "{} readings lost, {} duplicated",
+            report.lost,
+            report.duplicated
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! `perf run` end to end, small: real publishers, RabbitMQ, two write-service
+//! processes and InfluxDB, both baselines; the report must say that every
+//! confirmed reading is stored exactly once and carry every number the
+//! operators read. No timing is asserted: speed is what perf reports.
+
+use std::time::Duration;
+
+use perf::run::{run, RunSettings};
+use perf::workload::Workload;
+
+#[tokio::test]
+async fn a_small_run_stores_every_confirmed_reading_once_and_reports_it() {
+    testkit::init_crypto();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plot = dir.path().join("run.svg");
+    let api = testkit::rabbit_api().replacen("http://", "http://guest:guest@", 1);
+    let settings = RunSettings {
+        workload: Workload {
+            households: 20,
+            sockets: 3,
+            readings_per_socket: 10,
+            run_id: testkit::unique_name("t").replace('_', "-"),
+        },
+        amqp_host_port: testkit::amqp_host(),
+        rabbit_api: api,
+        influx_url: testkit::influx_url(),
+        rate: Some(200.0),
+        connections: 2,
+        max_in_flight: 100,
+        warmup: Duration::from_secs(1),
+        duration: Duration::from_secs(4),
+        write_replicas: 2,
+        write_service_bin: Some(testkit::binary("write-service")),
+        baselines: true,
+        baseline_points: 20_000,
+        baseline_messages: 2_000,
+        plot: Some(plot.clone()),
+        keep: false,
+        work_dir: dir.path().to_owned(),
+        progress: false,
+    };
+    let report = run(settings).await.expect("perf run");
+
+    assert!(report.published > 0);
+    assert_eq!(report.published % 30, 0, "whole messages of 30 readings");
+    assert_eq!(report.stored, report.published);
+    assert_eq!((report.lost, report.duplicated), (0, 0));
+    assert_eq!(report.write_replicas, 2);
+    assert!(report.pipeline_points_per_s > 0.0);
+    let limit = report.limit_points_per_s.expect("baselines give a limit");
+    assert!(limit > 0.0 && report.ratio_to_limit.is_some());
+    assert!(report.latency_ms.p50.is_some() && report.latency_ms.p99.is_some());
+    assert!(report.write_service_cpu_us_per_point.is_some());
+    assert!(report.write_service_rss_mb.is_some_and(|mb| mb > 1.0));
+    assert!(report.bytes_per_reading > 0.0 && report.bytes_per_reading < 30.0);
+    let json = serde_json::to_value(&report).expect("json");
+    for field in [
+        "pipeline_points_per_s",
+        "influx_points_per_s",
+        "broker_msgs_per_s",
+        "readings_per_msg",
+        "limit_points_per_s",
+        "ratio_to_limit",
+        "latency_ms",
+        "write_service_cpu_us_per_point",
+        "write_service_rss_mb",
+        "bytes_per_reading",
+        "published",
+        "stored",
+        "lost",
+        "duplicated",
+    ] {
+        assert!(
+            json.get(field).is_some(),
+            "{field} missing from the JSON report"
+        );
+    }
+    let svg = std::fs::read_to_string(&plot).expect("plot written");
+    assert!(
+        svg.starts_with("<svg") || svg.starts_with("<?xml"),
+        "{}",
+        &svg[..svg.len().min(80)]
+    );
+    let mut table = Vec::new();
+    perf::run::print_table(&report, &mut table).expect("table");
+    assert!(String::from_utf8_lossy(&table).contains("lost 0, duplicated 0"));
+}
