@@ -267,17 +267,29 @@ fn check_fields(reading: &Reading) -> Result<(), InvalidPoint> {
 }
 
 /// Checks that a tag value can be written so that it reads back identically.
+///
+/// One pass over the bytes (it runs for every series of every message): a
+/// control character is a byte below 0x20, 0x7F, or U+0080–U+009F (`C2 80`
+/// to `C2 9F` in UTF-8), exactly `char::is_control`.
 pub fn check_tag(tag: &'static str, value: &str) -> Result<(), InvalidPoint> {
-    if value.is_empty() {
+    let bytes = value.as_bytes();
+    let Some(&last) = bytes.last() else {
         return Err(InvalidPoint::EmptyTag { tag });
+    };
+    // Reported in this order of precedence: control, trailing, before a space.
+    let mut backslash_before_space = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        let next = bytes.get(i + 1).copied();
+        let control = b < 0x20 || b == 0x7f || (b == 0xc2 && matches!(next, Some(0x80..=0x9f)));
+        if control {
+            return Err(InvalidPoint::ControlCharacter { tag });
+        }
+        backslash_before_space |= b == b'\\' && next == Some(b' ');
     }
-    if value.chars().any(char::is_control) {
-        return Err(InvalidPoint::ControlCharacter { tag });
-    }
-    if value.ends_with('\\') {
+    if last == b'\\' {
         return Err(InvalidPoint::TrailingBackslash { tag });
     }
-    if value.contains("\\ ") {
+    if backslash_before_space {
         return Err(InvalidPoint::BackslashBeforeSpace { tag });
     }
     Ok(())
@@ -303,6 +315,18 @@ fn escape_tag(buf: &mut Vec<u8>, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_byte_level_control_check_is_char_is_control() {
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            let text = format!("a{c}b");
+            let refused = matches!(
+                check_tag("t", &text),
+                Err(InvalidPoint::ControlCharacter { .. })
+            );
+            assert_eq!(refused, c.is_control(), "U+{:04X}", u32::from(c));
+        }
+    }
 
     fn point<'a>(device: &'a str, watts: f64) -> PowerPoint<'a> {
         PowerPoint {

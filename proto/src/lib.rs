@@ -170,12 +170,13 @@ impl Batch {
         let wire =
             v1::ReadingBatch::decode(payload).map_err(|e| DecodeError::Protobuf(e.to_string()))?;
         let mut sockets: Vec<SocketSeries> = Vec::with_capacity(wire.sockets.len());
-        for entry in &wire.sockets {
-            let readings = decode_run(entry, wire.base_timestamp_ms)?;
+        // By value: each entry's socket id moves into its series, no copy.
+        for entry in wire.sockets {
+            let readings = decode_run(&entry, wire.base_timestamp_ms)?;
             match sockets.last_mut() {
                 Some(last) if last.socket_id == entry.socket_id => last.readings.extend(readings),
                 _ => sockets.push(SocketSeries {
-                    socket_id: entry.socket_id.clone(),
+                    socket_id: entry.socket_id,
                     readings,
                 }),
             }
@@ -238,24 +239,39 @@ fn encode_run(socket_id: &str, run: &[Reading], base_timestamp_ms: i64) -> v1::S
     }
 }
 
-/// Sums a delta column back into absolute values.
-fn undelta(
-    deltas: &[i64],
-    start: i64,
-    socket: &str,
+/// A delta column being summed back into absolute values, one at a time
+/// (no intermediate vector: a household's minute batch has one reading a
+/// socket, so per-socket allocations would cost more than the readings).
+struct Undelta<'a> {
+    deltas: &'a [i64],
+    value: i64,
     column: &'static str,
-) -> Result<Vec<i64>, DecodeError> {
-    let mut value = start;
-    deltas
-        .iter()
-        .map(|d| {
-            value = value.checked_add(*d).ok_or_else(|| DecodeError::Overflow {
+}
+
+impl<'a> Undelta<'a> {
+    fn new(deltas: &'a [i64], start: i64, column: &'static str) -> Self {
+        Self {
+            deltas,
+            value: start,
+            column,
+        }
+    }
+
+    /// The `i`th absolute value (call with i = 0, 1, 2, … in order), `None`
+    /// past the column's end.
+    fn next(&mut self, i: usize, socket: &str) -> Result<Option<i64>, DecodeError> {
+        let Some(delta) = self.deltas.get(i) else {
+            return Ok(None);
+        };
+        self.value = self
+            .value
+            .checked_add(*delta)
+            .ok_or_else(|| DecodeError::Overflow {
                 socket: socket.to_owned(),
-                column,
+                column: self.column,
             })?;
-            Ok(value)
-        })
-        .collect()
+        Ok(Some(self.value))
+    }
 }
 
 fn check_length(
@@ -282,21 +298,23 @@ fn decode_run(entry: &v1::SocketReadings, base: i64) -> Result<Vec<Reading>, Dec
     check_length(entry, "voltage_dv", entry.voltage_dv.len())?;
     check_length(entry, "current_ma", entry.current_ma.len())?;
 
-    let timestamps = undelta(&entry.timestamp_delta_ms, base, id, "timestamp_delta_ms")?;
-    let power = undelta(&entry.power_delta_dw, 0, id, "power_delta_dw")?;
-    let energy = undelta(&entry.energy_delta_mwh, 0, id, "energy_delta_mwh")?;
-
-    Ok(timestamps
-        .iter()
-        .enumerate()
-        .map(|(i, &timestamp_ms)| Reading {
+    let mut timestamps = Undelta::new(&entry.timestamp_delta_ms, base, "timestamp_delta_ms");
+    let mut power = Undelta::new(&entry.power_delta_dw, 0, "power_delta_dw");
+    let mut energy = Undelta::new(&entry.energy_delta_mwh, 0, "energy_delta_mwh");
+    let mut readings = Vec::with_capacity(entry.timestamp_delta_ms.len());
+    for i in 0..entry.timestamp_delta_ms.len() {
+        let timestamp_ms = timestamps.next(i, id)?.unwrap_or_default();
+        // Lengths were checked above: power has a value for every timestamp.
+        let power = power.next(i, id)?.unwrap_or_default();
+        readings.push(Reading {
             timestamp_ms,
-            watts: power[i] as f64 / DECI,
-            energy_wh: energy.get(i).map(|&e| e as f64 / MILLI),
+            watts: power as f64 / DECI,
+            energy_wh: energy.next(i, id)?.map(|e| e as f64 / MILLI),
             voltage_v: entry.voltage_dv.get(i).map(|&v| f64::from(v) / DECI),
             current_a: entry.current_ma.get(i).map(|&c| f64::from(c) / MILLI),
-        })
-        .collect())
+        });
+    }
+    Ok(readings)
 }
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
 //! How fast the write service drains a backlog into the local InfluxDB.
 //!
-//! Publishes MESSAGES (default 20 000) messages of 30 readings (3 sockets ×
-//! 10) into a fresh vhost, then starts the service in-process and times the
+//! Publishes MESSAGES (default 20 000) messages of 30 readings (SOCKETS × READINGS
+//! from the environment, default 3 sockets × 10 readings; 30 × 1 is a
+//! household's minute batch) into a fresh vhost, then starts the service in-process and times the
 //! drain until every point is written and acked; prints points/s and the
 //! process's CPU time during the drain (from /proc/self/stat). Bounded and
 //! loopback only; the vhost and database are deleted afterwards.
 //!
 //! ```text
 //! cargo run --release -p write-service --example throughput [-- MESSAGES]
+//! SOCKETS=30 READINGS=1 cargo run --release -p write-service --example throughput
 //! ```
 
 use std::time::{Duration, Instant};
@@ -21,8 +23,13 @@ use write_service::telemetry::{self, names};
 use write_service::topology::{self, EXCHANGE};
 use write_service::{Config, WriteService};
 
-const SOCKETS: usize = 3;
-const READINGS: usize = 10;
+/// A number from the environment, or `default`.
+fn env_or(name: &str, default: usize) -> Result<usize> {
+    std::env::var(name).map_or(Ok(default), |v| {
+        v.parse()
+            .with_context(|| format!("{name} must be a number"))
+    })
+}
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
 
@@ -51,6 +58,7 @@ async fn main() -> Result<()> {
         Some(n) => n.parse().context("MESSAGES must be a number")?,
         None => 20_000,
     };
+    let (sockets, readings) = (env_or("SOCKETS", 3)?, env_or("READINGS", 10)?);
     testkit::init_crypto();
     let vhost = testkit::RabbitVhost::create().await?;
     let db = testkit::InfluxDatabase::create().await?;
@@ -74,14 +82,14 @@ async fn main() -> Result<()> {
         let batch = Batch {
             device_id: "bench".into(),
             sequence: m as u64,
-            sockets: (0..SOCKETS)
+            sockets: (0..sockets)
                 .map(|s| SocketSeries {
                     socket_id: format!("socket-{s:02}"),
-                    readings: (0..READINGS)
+                    readings: (0..readings)
                         .map(|r| {
-                            let ts = start_ms + (m * READINGS + r) as i64 * 10;
+                            let ts = start_ms + (m * readings + r) as i64 * 10;
                             let mut reading = Reading::new(ts, 40.0 + (r % 7) as f64 * 3.1);
-                            reading.energy_wh = Some(10_000.0 + (m * READINGS + r) as f64 * 0.011);
+                            reading.energy_wh = Some(10_000.0 + (m * readings + r) as f64 * 0.011);
                             reading
                         })
                         .collect(),
@@ -103,7 +111,7 @@ async fn main() -> Result<()> {
     }
     channel.wait_for_confirms().await?;
     connection.close(200, "published".into()).await?;
-    let total_points = (messages * SOCKETS * READINGS) as f64;
+    let total_points = (messages * sockets * readings) as f64;
     println!(
         "published {messages} messages ({total_points} points) in {:.1} s",
         published.elapsed().as_secs_f64()
