@@ -151,10 +151,14 @@ async fn vhost(
     Form(check): Form<VhostCheck>,
 ) -> impl IntoResponse {
     let allowed = check.vhost == *state.vhost
-        && matches!(
-            state.store.device_credentials(&check.username).await,
-            Ok(Some(_))
-        );
+        && match state.store.device_credentials(&check.username).await {
+            Ok(found) => found.is_some(),
+            Err(error) => {
+                // Denied like an unknown device, but an operator must hear of it.
+                tracing::error!(%error, "device vhost check failed");
+                false
+            }
+        };
     answer("vhost", Decision::from_bool(allowed))
 }
 

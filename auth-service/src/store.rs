@@ -65,6 +65,15 @@ pub struct RefreshToken {
     pub spent: bool,
 }
 
+/// A refresh token to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRefreshToken<'a> {
+    pub token_hash: &'a str,
+    pub family_id: &'a str,
+    pub user_id: &'a str,
+    pub expires_at: i64,
+}
+
 /// The database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -197,13 +206,20 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a viewer's login with its tokens.
+    /// Deletes a viewer's login with its tokens; `false` (and nothing
+    /// deleted) unless `user_id` is a viewer of `household_id`.
     pub async fn delete_viewer(&self, household_id: &str, user_id: &str) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM refresh_tokens WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        // The same condition as the user's own row: an owner naming another
+        // household's user, or themselves, must not end that user's sessions.
+        sqlx::query(
+            "DELETE FROM refresh_tokens WHERE user_id IN \
+             (SELECT id FROM users WHERE id = $1 AND household_id = $2 AND role = 'viewer')",
+        )
+        .bind(user_id)
+        .bind(household_id)
+        .execute(&mut *tx)
+        .await?;
         let deleted = sqlx::query(
             "DELETE FROM users WHERE id = $1 AND household_id = $2 AND role = 'viewer'",
         )
@@ -275,26 +291,38 @@ impl Store {
 
     // --- refresh tokens -------------------------------------------------
 
-    /// Stores a new refresh token.
-    pub async fn insert_refresh_token(
+    /// Stores a new refresh token (the first of a new family).
+    pub async fn insert_refresh_token(&self, token: &NewRefreshToken<'_>) -> Result<()> {
+        insert_refresh_token(&mut *self.pool.acquire().await?, token).await
+    }
+
+    /// Spends the unspent token `spent_hash` and stores its successor, in
+    /// one transaction; `false` (nothing stored) if it was spent meanwhile.
+    ///
+    /// One transaction, so that a concurrent use of the same token, which
+    /// finds it spent and revokes the family, also revokes the successor:
+    /// it is either committed before that revocation or never stored.
+    pub async fn rotate_refresh_token(
         &self,
-        token_hash: &str,
-        family_id: &str,
-        user_id: &str,
-        expires_at: i64,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+        spent_hash: &str,
+        next: &NewRefreshToken<'_>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let spent = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL",
         )
-        .bind(token_hash)
-        .bind(family_id)
-        .bind(user_id)
-        .bind(expires_at)
         .bind(unix_now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .bind(spent_hash)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if spent != 1 {
+            return Ok(false);
+        }
+        insert_refresh_token(&mut tx, next).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// The refresh token with this hash.
@@ -317,21 +345,6 @@ impl Store {
             })
         })
         .transpose()
-    }
-
-    /// Marks an unspent token used; `false` if it was spent meanwhile (a
-    /// concurrent use: the caller treats it as reuse).
-    pub async fn spend_refresh_token(&self, token_hash: &str) -> Result<bool> {
-        let updated = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 \
-             WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL",
-        )
-        .bind(unix_now())
-        .bind(token_hash)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(updated == 1)
     }
 
     /// Revokes every token of a family (logout, or reuse detected).
@@ -547,6 +560,24 @@ async fn insert_user(
     if inserted == 0 {
         return Err(StoreError::Conflict);
     }
+    Ok(())
+}
+
+async fn insert_refresh_token(
+    connection: &mut sqlx::AnyConnection,
+    token: &NewRefreshToken<'_>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token.token_hash)
+    .bind(token.family_id)
+    .bind(token.user_id)
+    .bind(token.expires_at)
+    .bind(unix_now())
+    .execute(connection)
+    .await?;
     Ok(())
 }
 

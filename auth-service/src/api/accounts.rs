@@ -17,7 +17,7 @@ use super::error::ErrorBody;
 use super::{normalise_email, ApiError, ApiJson, AppState, Caller, ClientAddr, SecretField};
 use crate::access_token::Role;
 use crate::credentials::{new_id, new_token, token_hash};
-use crate::store::User;
+use crate::store::{NewRefreshToken, RefreshToken, User};
 use crate::telemetry;
 use crate::unix_now;
 
@@ -53,7 +53,7 @@ pub struct RefreshRequest {
 /// A password change.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ChangeSecretFieldRequest {
+pub struct ChangePasswordRequest {
     pub current_password: SecretField,
     pub new_password: SecretField,
 }
@@ -69,13 +69,13 @@ pub struct DeleteAccountRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     /// EdDSA JWT for `Authorization: Bearer`.
-    pub access_token: String,
+    pub access_token: SecretField,
     /// Always `Bearer`.
     pub token_type: &'static str,
     /// Seconds the access token is valid.
     pub expires_in: u64,
     /// Single use: exchange it at /api/auth/refresh for the next session.
-    pub refresh_token: String,
+    pub refresh_token: SecretField,
     /// Seconds the refresh token is valid.
     pub refresh_expires_in: u64,
     pub user: Me,
@@ -158,7 +158,7 @@ pub async fn register(
     };
     telemetry::registered(user.role);
     tracing::info!(user = %user.id, household = %user.household_id, role = user.role.as_str(), "registered");
-    let session = start_session(&state, &user, &new_id("f")).await?;
+    let session = start_session(&state, &user).await?;
     Ok((StatusCode::CREATED, session))
 }
 
@@ -196,7 +196,7 @@ pub async fn login(
         return Err(bad_credentials());
     };
     telemetry::login("ok");
-    start_session(&state, &user, &new_id("f")).await
+    start_session(&state, &user).await
 }
 
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "accounts",
@@ -220,12 +220,8 @@ pub async fn refresh(
     let Some(token) = state.store.refresh_token(&hash).await? else {
         return Err(refused("unknown"));
     };
-    // Spent already, or spent by a concurrent request just now: either way
-    // two parties hold this token, so neither may keep the session.
-    if token.spent || !state.store.spend_refresh_token(&hash).await? {
-        state.store.revoke_family(&token.family_id).await?;
-        tracing::warn!(user = %token.user_id, family = %token.family_id,
-            "refresh token reused: its family is revoked");
+    if token.spent {
+        revoke_reused(&state, &token).await?;
         return Err(refused("reused"));
     }
     if token.expires_at <= unix_now() {
@@ -234,8 +230,35 @@ pub async fn refresh(
     let Some((user, _)) = state.store.user_by_id(&token.user_id).await? else {
         return Err(refused("unknown"));
     };
+    let next = new_token();
+    let rotated = state
+        .store
+        .rotate_refresh_token(
+            &hash,
+            &NewRefreshToken {
+                token_hash: &token_hash(&next),
+                family_id: &token.family_id,
+                user_id: &user.id,
+                expires_at: refresh_expires_at(&state),
+            },
+        )
+        .await?;
+    if !rotated {
+        revoke_reused(&state, &token).await?;
+        return Err(refused("reused"));
+    }
     telemetry::refresh("ok");
-    start_session(&state, &user, &token.family_id).await
+    Ok(session(&state, &user, next))
+}
+
+/// Revokes the family of a token presented after it was spent, or spent by
+/// a concurrent request just now: either way two parties hold it, so neither
+/// may keep the session.
+async fn revoke_reused(state: &AppState, token: &RefreshToken) -> Result<(), ApiError> {
+    state.store.revoke_family(&token.family_id).await?;
+    tracing::warn!(user = %token.user_id, family = %token.family_id,
+        "refresh token reused: its family is revoked");
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "accounts",
@@ -265,7 +288,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me
 
 #[utoipa::path(post, path = "/api/auth/password", tag = "accounts",
     security(("bearer" = [])),
-    request_body = ChangeSecretFieldRequest,
+    request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "Changed; every refresh token of the account is revoked"),
         (status = 400, description = "Weak new password", body = ErrorBody),
@@ -275,7 +298,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me
 pub async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(request): ApiJson<ChangeSecretFieldRequest>,
+    ApiJson(request): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     let new_password = request.new_password.secret();
     state
@@ -342,31 +365,44 @@ async fn check_password(
     Ok(user)
 }
 
-/// Issues an access token and a new refresh token in `family`.
+/// Starts a new refresh token family for `user` and returns the session.
 async fn start_session(
     state: &AppState,
     user: &User,
-    family: &str,
 ) -> Result<impl IntoResponse + use<>, ApiError> {
     let refresh_token = new_token();
-    let refresh_ttl = state.settings.refresh_token_ttl.as_secs();
     state
         .store
-        .insert_refresh_token(
-            &token_hash(&refresh_token),
-            family,
-            &user.id,
-            unix_now().saturating_add(i64::try_from(refresh_ttl).unwrap_or(i64::MAX)),
-        )
+        .insert_refresh_token(&NewRefreshToken {
+            token_hash: &token_hash(&refresh_token),
+            family_id: &new_id("f"),
+            user_id: &user.id,
+            expires_at: refresh_expires_at(state),
+        })
         .await?;
+    Ok(session(state, user, refresh_token))
+}
+
+/// When a refresh token issued now expires, in Unix seconds.
+fn refresh_expires_at(state: &AppState) -> i64 {
+    let ttl = i64::try_from(state.settings.refresh_token_ttl.as_secs()).unwrap_or(i64::MAX);
+    unix_now().saturating_add(ttl)
+}
+
+/// The response carrying a new access token and the (stored) `refresh_token`.
+fn session(state: &AppState, user: &User, refresh_token: String) -> impl IntoResponse + use<> {
     let body = TokenResponse {
-        access_token: state.tokens.issue(&user.id, &user.household_id, user.role),
+        access_token: SecretField::from(state.tokens.issue(
+            &user.id,
+            &user.household_id,
+            user.role,
+        )),
         token_type: "Bearer",
         expires_in: state.tokens.ttl().as_secs(),
-        refresh_token,
-        refresh_expires_in: refresh_ttl,
+        refresh_token: SecretField::from(refresh_token),
+        refresh_expires_in: state.settings.refresh_token_ttl.as_secs(),
         user: Me::from(user),
     };
     // RFC 6749 5.1: responses carrying tokens must not be cached.
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)))
+    ([(header::CACHE_CONTROL, "no-store")], Json(body))
 }

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use wattline_proto::ids::check_id;
 
 use super::error::ErrorBody;
-use super::{check_name, ApiError, ApiJson, ApiPath, AppState, Caller};
+use super::{check_name, ApiError, ApiJson, ApiPath, AppState, Caller, SecretField};
 use crate::credentials::{new_id, new_token, token_hash};
 use crate::store::{Device, SocketName};
 use crate::unix_now;
@@ -46,7 +46,7 @@ pub struct SocketView {
 pub struct DeviceCredentials {
     pub device: DeviceView,
     /// The device's RabbitMQ password (`--secret` / `DEVICE_SECRET` of the agent).
-    pub secret: String,
+    pub secret: SecretField,
     /// The routing key the device may publish with, on exchange `wattline.readings`.
     pub routing_key: String,
 }
@@ -94,6 +94,7 @@ pub async fn list(
     responses(
         (status = 201, description = "Registered; the secret is shown only now", body = DeviceCredentials),
         (status = 400, description = "Bad name", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Only the owner registers devices", body = ErrorBody),
     ))]
 pub async fn create(
@@ -114,7 +115,10 @@ pub async fn create(
         .create_device(&device, &token_hash(&secret))
         .await?;
     tracing::info!(device = %device.id, household = %device.household_id, "device registered");
-    Ok((StatusCode::CREATED, Json(credentials(device, secret))))
+    Ok((
+        StatusCode::CREATED,
+        Json(credentials(device_view(device, Vec::new()), secret)),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/devices/{id}", tag = "devices",
@@ -122,6 +126,7 @@ pub async fn create(
     params(("id" = String, Path, description = "Device id")),
     responses(
         (status = 200, description = "The device", body = DeviceView),
+        (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 404, description = "No such device in this household", body = ErrorBody),
     ))]
 pub async fn get(
@@ -138,6 +143,7 @@ pub async fn get(
     request_body = NameRequest,
     responses(
         (status = 200, description = "Renamed", body = DeviceView),
+        (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Only the owner renames", body = ErrorBody),
         (status = 404, description = "No such device in this household", body = ErrorBody),
     ))]
@@ -164,6 +170,7 @@ pub async fn rename(
     params(("id" = String, Path, description = "Device id")),
     responses(
         (status = 200, description = "A new secret, shown only now; the old one no longer logs in (the broker may cache logins for up to its auth_cache TTL)", body = DeviceCredentials),
+        (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Only the owner rotates secrets", body = ErrorBody),
         (status = 404, description = "No such device in this household", body = ErrorBody),
     ))]
@@ -183,11 +190,7 @@ pub async fn rotate_secret(
     }
     tracing::info!(device = %id, "device secret rotated");
     let device = view(&state, &owner.household_id, &id).await?;
-    Ok(Json(DeviceCredentials {
-        routing_key: wattline_proto::routing_key(&device.id),
-        device,
-        secret,
-    }))
+    Ok(Json(credentials(device, secret)))
 }
 
 #[utoipa::path(delete, path = "/api/devices/{id}", tag = "devices",
@@ -195,6 +198,7 @@ pub async fn rotate_secret(
     params(("id" = String, Path, description = "Device id")),
     responses(
         (status = 204, description = "Deleted: it can no longer log in; its stored readings stay"),
+        (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Only the owner deletes devices", body = ErrorBody),
         (status = 404, description = "No such device in this household", body = ErrorBody),
     ))]
@@ -221,6 +225,7 @@ pub async fn delete(
     responses(
         (status = 200, description = "Named", body = SocketView),
         (status = 400, description = "Bad socket id or name", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Only the owner names sockets", body = ErrorBody),
         (status = 404, description = "No such device in this household", body = ErrorBody),
     ))]
@@ -260,11 +265,11 @@ async fn view(state: &AppState, household: &str, id: &str) -> Result<DeviceView,
     Ok(device_view(device, sockets))
 }
 
-fn credentials(device: Device, secret: String) -> DeviceCredentials {
+fn credentials(device: DeviceView, secret: String) -> DeviceCredentials {
     DeviceCredentials {
         routing_key: wattline_proto::routing_key(&device.id),
-        device: device_view(device, Vec::new()),
-        secret,
+        device,
+        secret: SecretField::from(secret),
     }
 }
 

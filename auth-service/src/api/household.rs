@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::ErrorBody;
-use super::{normalise_email, ApiError, ApiJson, ApiPath, AppState, Caller};
+use super::{normalise_email, ApiError, ApiJson, ApiPath, AppState, Caller, SecretField};
 use crate::access_token::Role;
 use crate::credentials::{new_token, token_hash};
 use crate::unix_now;
@@ -40,7 +40,7 @@ pub struct InviteRequest {
 pub struct Invite {
     pub email: String,
     /// Pass it to the invitee: they register with it as `invite_token`.
-    pub invite_token: String,
+    pub invite_token: SecretField,
     pub role: Role,
     /// Unix seconds.
     pub expires_at: i64,
@@ -76,6 +76,7 @@ pub async fn members(
     responses(
         (status = 201, description = "Invitation created; its token is shown only now", body = Invite),
         (status = 400, description = "Not an email address", body = ErrorBody),
+        (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Only the owner invites", body = ErrorBody),
     ))]
 pub async fn invite(
@@ -97,7 +98,7 @@ pub async fn invite(
         StatusCode::CREATED,
         Json(Invite {
             email,
-            invite_token: token,
+            invite_token: SecretField::from(token),
             role: Role::Viewer,
             expires_at,
         }),
@@ -109,6 +110,7 @@ pub async fn invite(
     params(("user_id" = String, Path, description = "The viewer to remove")),
     responses(
         (status = 204, description = "Removed, with their sessions"),
+        (status = 401, description = "No valid access token", body = ErrorBody),
         (status = 403, description = "Only the owner removes members", body = ErrorBody),
         (status = 404, description = "No such viewer in this household", body = ErrorBody),
     ))]

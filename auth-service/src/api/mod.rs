@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
@@ -58,9 +58,9 @@ pub struct Settings {
     pub amqp_vhost: String,
 }
 
-/// A secret in a request body (password, token): read from a JSON string,
-/// never printed (`Debug` shows `***`).
-#[derive(Clone, serde::Deserialize, utoipa::ToSchema)]
+/// A secret in a request or response body (password, token, device
+/// secret): a JSON string on the wire, never printed (`Debug` shows `***`).
+#[derive(Clone, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 #[schema(value_type = String, format = Password)]
 pub struct SecretField(String);
@@ -68,6 +68,12 @@ pub struct SecretField(String);
 impl std::fmt::Debug for SecretField {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("***")
+    }
+}
+
+impl From<String> for SecretField {
+    fn from(secret: String) -> Self {
+        Self(secret)
     }
 }
 
@@ -134,7 +140,19 @@ async fn count_requests(request: Request<axum::body::Body>, next: Next) -> Respo
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().to_string();
+    // Clients may send any method name: only the standard ones become label
+    // values, so a scanner cannot grow the metrics without bound.
+    let method = match *request.method() {
+        Method::GET
+        | Method::POST
+        | Method::PUT
+        | Method::PATCH
+        | Method::DELETE
+        | Method::HEAD
+        | Method::OPTIONS => request.method().as_str(),
+        _ => "other",
+    }
+    .to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
     let labels = [

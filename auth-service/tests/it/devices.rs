@@ -336,4 +336,13 @@ async fn read_only_members_body(db: Db) {
         )
         .await;
     assert_eq!(remove_owner.status(), StatusCode::NOT_FOUND);
+    // ... and the refused removal ended none of the owner's sessions.
+    let refresh = auth
+        .post(
+            "/api/auth/refresh",
+            None,
+            json!({"refresh_token": owner.refresh}),
+        )
+        .await;
+    assert_eq!(refresh.status(), StatusCode::OK);
 }
