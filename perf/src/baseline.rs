@@ -32,12 +32,9 @@
 //! messages, hardly with their size), which is why they take the run's
 //! [`Workload`] rather than data of their own.
 //!
-//! Every wait on the broker is bounded: lapin has had calls that never
-//! resolve once the broker is gone, and a baseline that fails with a clear
-//! error beats one that hangs a load test.
+//! Every wait on the broker is bounded (see [`crate::amqp`]).
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,15 +48,15 @@ use lapin::options::{
     QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{
-    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Consumer,
-    ExchangeKind, PublisherConfirm,
-};
+use lapin::{BasicProperties, Channel, Connection, Consumer, ExchangeKind};
 use tokio::task::JoinSet;
 use wattline_influx::{
     InfluxApi, InfluxWriter, LineProtocolBuilder, SeriesTags, WriteOutcome, WriterConfig,
 };
 
+use crate::amqp::{
+    bounded, channel, close_channel, close_connection, confirmed, connect, OP_TIMEOUT, PERSISTENT,
+};
 use crate::workload::Workload;
 
 /// How far in the past the InfluxDB baseline's readings end: old enough never to meet a
@@ -70,8 +67,6 @@ const INFLUX_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Binding of the baseline queue: every device's readings, as the write queue's.
 const BINDING_KEY: &str = "readings.#";
-/// AMQP delivery mode 2: the broker writes the message to disk, as the agents ask.
-const PERSISTENT: u8 = 2;
 /// Unconfirmed publishes one publisher keeps in flight before it waits for the oldest.
 const MAX_UNCONFIRMED: usize = 1000;
 /// A consumer acks (multiple) at least this often, as the write service acks a written batch.
@@ -82,8 +77,6 @@ const ACK_EVERY: u64 = 100;
 /// times as many acks and 10-20 % fewer messages a second), which the write service never
 /// does.
 const ACK_IDLE: Duration = Duration::from_millis(10);
-/// Connecting and every declare, bind, delete, close or single publish.
-const AMQP_OP_TIMEOUT: Duration = Duration::from_secs(15);
 /// One publisher confirm.
 const CONFIRM_TIMEOUT: Duration = Duration::from_secs(30);
 /// The consumer waiting for its next delivery while messages are still due.
@@ -238,12 +231,7 @@ pub async fn broker_alone(
     };
     let result = run.await;
     let cleanup = delete_topology(amqp_url, &connection, &name).await;
-    let _ = bounded(
-        "closing the connection",
-        AMQP_OP_TIMEOUT,
-        connection.close(200, "baseline done".into()),
-    )
-    .await;
+    close_connection(&connection, "baseline done").await;
     let elapsed_s = match (result, cleanup) {
         (Ok(elapsed_s), Ok(0)) => elapsed_s,
         (Ok(_), Ok(left)) => bail!(
@@ -399,46 +387,13 @@ fn encode_messages(workload: &Workload, messages: u64) -> Result<Encoded> {
     })
 }
 
-/// Runs `future`, or fails naming `what` after `limit`.
-async fn bounded<T, E>(
-    what: &str,
-    limit: Duration,
-    future: impl Future<Output = std::result::Result<T, E>>,
-) -> Result<T>
-where
-    E: Into<anyhow::Error>,
-{
-    match tokio::time::timeout(limit, future).await {
-        Ok(result) => result.map_err(Into::into).context(what.to_owned()),
-        Err(_) => bail!("{what}: no answer from RabbitMQ within {limit:?}"),
-    }
-}
-
-async fn connect(amqp_url: &str, role: &str) -> Result<Connection> {
-    bounded(
-        &format!("connecting to RabbitMQ ({role})"),
-        AMQP_OP_TIMEOUT,
-        Connection::connect(amqp_url, ConnectionProperties::default()),
-    )
-    .await
-}
-
-async fn channel(connection: &Connection) -> Result<Channel> {
-    bounded(
-        "opening a channel",
-        AMQP_OP_TIMEOUT,
-        connection.create_channel(),
-    )
-    .await
-}
-
 /// The durable topic exchange and durable classic queue `name`, bound with `readings.#`.
 /// A queue left with messages by an earlier run of the same id is purged.
 async fn declare(connection: &Connection, name: &ShortString) -> Result<()> {
     let channel = channel(connection).await?;
     bounded(
         &format!("declaring exchange {name}"),
-        AMQP_OP_TIMEOUT,
+        OP_TIMEOUT,
         channel.exchange_declare(
             name.clone(),
             ExchangeKind::Topic,
@@ -457,7 +412,7 @@ async fn declare(connection: &Connection, name: &ShortString) -> Result<()> {
     );
     let queue = bounded(
         &format!("declaring queue {name}"),
-        AMQP_OP_TIMEOUT,
+        OP_TIMEOUT,
         channel.queue_declare(name.clone(), QueueDeclareOptions::durable(), arguments),
     )
     .await?;
@@ -471,14 +426,14 @@ async fn declare(connection: &Connection, name: &ShortString) -> Result<()> {
         );
         bounded(
             &format!("purging queue {name}"),
-            AMQP_OP_TIMEOUT,
+            OP_TIMEOUT,
             channel.queue_purge(name.clone(), QueuePurgeOptions::default()),
         )
         .await?;
     }
     bounded(
         &format!("binding queue {name}"),
-        AMQP_OP_TIMEOUT,
+        OP_TIMEOUT,
         channel.queue_bind(
             name.clone(),
             name.clone(),
@@ -488,12 +443,7 @@ async fn declare(connection: &Connection, name: &ShortString) -> Result<()> {
         ),
     )
     .await?;
-    let _ = bounded(
-        "closing a channel",
-        AMQP_OP_TIMEOUT,
-        channel.close(200, "declared".into()),
-    )
-    .await;
+    close_channel(&channel, "declared").await;
     Ok(())
 }
 
@@ -513,12 +463,7 @@ async fn delete_topology(
             );
             let fresh = connect(amqp_url, "cleanup").await.context(first)?;
             let left = delete_on(&fresh, name).await;
-            let _ = bounded(
-                "closing the connection",
-                AMQP_OP_TIMEOUT,
-                fresh.close(200, "cleaned up".into()),
-            )
-            .await;
+            close_connection(&fresh, "cleaned up").await;
             left
         }
     }
@@ -528,22 +473,17 @@ async fn delete_on(connection: &Connection, name: &ShortString) -> Result<u32> {
     let channel = channel(connection).await?;
     let left = bounded(
         &format!("deleting queue {name}"),
-        AMQP_OP_TIMEOUT,
+        OP_TIMEOUT,
         channel.queue_delete(name.clone(), QueueDeleteOptions::default()),
     )
     .await?;
     bounded(
         &format!("deleting exchange {name}"),
-        AMQP_OP_TIMEOUT,
+        OP_TIMEOUT,
         channel.exchange_delete(name.clone(), ExchangeDeleteOptions::default()),
     )
     .await?;
-    let _ = bounded(
-        "closing a channel",
-        AMQP_OP_TIMEOUT,
-        channel.close(200, "deleted".into()),
-    )
-    .await;
+    close_channel(&channel, "deleted").await;
     Ok(left)
 }
 
@@ -566,13 +506,13 @@ async fn pass_through(
     let consumer_channel = channel(&consumer_connection).await?;
     bounded(
         "basic.qos",
-        AMQP_OP_TIMEOUT,
+        OP_TIMEOUT,
         consumer_channel.basic_qos(prefetch, BasicQosOptions::default()),
     )
     .await?;
     let consumer = bounded(
         &format!("consuming {name}"),
-        AMQP_OP_TIMEOUT,
+        OP_TIMEOUT,
         consumer_channel.basic_consume(
             name.clone(),
             "perf-baseline".into(),
@@ -586,7 +526,7 @@ async fn pass_through(
         let channel = channel(connection).await?;
         bounded(
             "confirm.select",
-            AMQP_OP_TIMEOUT,
+            OP_TIMEOUT,
             channel.confirm_select(ConfirmSelectOptions::default()),
         )
         .await?;
@@ -630,18 +570,8 @@ async fn pass_through(
     );
 
     // Closing the consumer's channel after its acks makes the broker settle them first.
-    let _ = bounded(
-        "closing the consumer channel",
-        AMQP_OP_TIMEOUT,
-        consumer_channel.close(200, "consumed".into()),
-    )
-    .await;
-    let _ = bounded(
-        "closing the consumer connection",
-        AMQP_OP_TIMEOUT,
-        consumer_connection.close(200, "consumed".into()),
-    )
-    .await;
+    close_channel(&consumer_channel, "consumed").await;
+    close_connection(&consumer_connection, "consumed").await;
     Ok(elapsed_s)
 }
 
@@ -658,7 +588,7 @@ async fn publish_share(
     for (household, payload) in encoded.messages.iter().skip(first).step_by(step) {
         if in_flight.len() >= MAX_UNCONFIRMED {
             if let Some(oldest) = in_flight.pop_front() {
-                confirmed(oldest).await?;
+                confirmed(oldest, CONFIRM_TIMEOUT).await?;
             }
         }
         let routing_key = encoded
@@ -667,7 +597,7 @@ async fn publish_share(
             .context("household without a routing key")?;
         let confirm = bounded(
             "basic.publish",
-            AMQP_OP_TIMEOUT,
+            OP_TIMEOUT,
             channel.basic_publish(
                 exchange.clone(),
                 routing_key.clone(),
@@ -683,29 +613,10 @@ async fn publish_share(
         in_flight.push_back(confirm);
     }
     while let Some(oldest) = in_flight.pop_front() {
-        confirmed(oldest).await?;
+        confirmed(oldest, CONFIRM_TIMEOUT).await?;
     }
-    let _ = bounded(
-        "closing a publisher channel",
-        AMQP_OP_TIMEOUT,
-        channel.close(200, "published".into()),
-    )
-    .await;
+    close_channel(&channel, "published").await;
     Ok(())
-}
-
-/// Waits for one publisher confirm; a nack or a returned (unroutable) message is an error.
-async fn confirmed(confirm: PublisherConfirm) -> Result<()> {
-    match bounded("publisher confirm", CONFIRM_TIMEOUT, confirm).await? {
-        Confirmation::Ack(None) => Ok(()),
-        Confirmation::Ack(Some(returned)) => bail!(
-            "the broker returned a message as unroutable ({} {})",
-            returned.reply_code,
-            returned.reply_text
-        ),
-        Confirmation::Nack(_) => bail!("the broker nacked a message"),
-        Confirmation::NotRequested => bail!("the channel is not in confirm mode"),
-    }
 }
 
 /// What the consumer saw.
@@ -742,7 +653,7 @@ async fn consume_all(
     let ack = |tag| {
         bounded(
             "basic.ack",
-            AMQP_OP_TIMEOUT,
+            OP_TIMEOUT,
             channel.basic_ack(tag, BasicAckOptions { multiple: true }),
         )
     };

@@ -4,10 +4,12 @@
 //! - [`load`]: publishing them as agents do (confirms, persistent);
 //! - [`baseline`]: InfluxDB alone and RabbitMQ alone, with the same data;
 //! - [`run`]: the pipeline run, its report and the exactly-once check;
+//! - [`amqp`]: RabbitMQ calls with every wait bounded;
 //! - [`setup`] (the run's vhost, database and write services),
 //!   [`metrics`] (the write services' counters and latency histogram),
 //!   [`procstat`] (CPU time and memory from /proc), [`plot`] (the SVG).
 
+pub mod amqp;
 pub mod baseline;
 pub mod load;
 pub mod metrics;

@@ -13,17 +13,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
+use futures_util::FutureExt as _;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{BasicProperties, Confirmation, Connection, ConnectionProperties, PublisherConfirm};
+use lapin::{BasicProperties, PublisherConfirm};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use wattline_proto::{now_ms, routing_key, EXCHANGE};
 
+use crate::amqp::{self, bounded, channel, close_connection, connect, OP_TIMEOUT, PERSISTENT};
 use crate::workload::Workload;
 
-/// AMQP delivery mode 2: the broker writes the message to disk.
-const PERSISTENT: u8 = 2;
 /// How long a publish or a confirm may take before the run is called off.
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -60,22 +61,24 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Result<Confirmed> {
     let connections = settings.connections.max(1);
-    let mut tasks = Vec::with_capacity(connections);
+    // A set, so the first publisher to fail ends the load at once (dropping the
+    // set aborts the others) rather than when the run's duration is up.
+    let mut tasks = JoinSet::new();
     for index in 0..connections {
         let households: Vec<u32> = (0..workload.households)
             .filter(|h| *h as usize % connections == index)
             .collect();
-        tasks.push(tokio::spawn(publish_share(
+        tasks.spawn(publish_share(
             Arc::clone(&workload),
             settings.clone(),
             households,
             Arc::clone(&counters),
             stop.clone(),
-        )));
+        ));
     }
     let mut batches = vec![0; workload.households as usize];
-    for task in tasks {
-        for (household, count) in task.await.context("publisher task")?? {
+    while let Some(share) = tasks.join_next().await {
+        for (household, count) in share.context("publisher task")?? {
             batches[household as usize] = count;
         }
     }
@@ -93,26 +96,31 @@ async fn publish_share(
     if households.is_empty() {
         return Ok(Vec::new());
     }
-    let connect = Connection::connect(&settings.amqp_url, ConnectionProperties::default());
-    let connection = tokio::time::timeout(PATIENCE, connect)
-        .await
-        .context("connecting to RabbitMQ timed out")??;
-    let channel = connection.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
+    let connection = connect(&settings.amqp_url, "publisher").await?;
+    let channel = channel(&connection).await?;
+    bounded(
+        "confirm.select",
+        OP_TIMEOUT,
+        channel.confirm_select(ConfirmSelectOptions::default()),
+    )
+    .await?;
 
     let share = settings
         .rate
         .map(|rate| rate * households.len() as f64 / f64::from(workload.households));
-    let spacing = share
-        .filter(|r| *r > 0.0)
-        .map(|r| Duration::from_secs_f64(1.0 / r));
-    let readings = u64::from(workload.readings_per_message());
+    // A rate too small for a Duration (or not a rate at all) is refused by
+    // `run::run`; here it would only mean "no spacing".
+    let spacing = share.and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok());
+    // 0 would never wait for a confirm and spin without yielding.
+    let max_in_flight = settings.max_in_flight.max(1);
     let mut next_timestamp = vec![0i64; households.len()];
     let mut sent = vec![0u64; households.len()];
-    let mut confirmed = vec![0u64; households.len()];
-    let mut in_flight: VecDeque<(usize, u64, PublisherConfirm)> = VecDeque::new();
+    let mut tally = Tally {
+        readings: u64::from(workload.readings_per_message()),
+        confirmed: vec![0; households.len()],
+        counters,
+    };
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     let mut next_send = Instant::now();
     let mut turn = 0usize;
 
@@ -146,49 +154,71 @@ async fn publish_share(
                 .with_delivery_mode(PERSISTENT)
                 .with_content_type("application/x-protobuf".into()),
         );
-        let confirm = tokio::time::timeout(PATIENCE, publish)
-            .await
-            .context("publish timed out")??;
+        let confirm = bounded("basic.publish", PATIENCE, publish).await?;
         in_flight.push_back((slot, payload.len() as u64, confirm));
-        while in_flight.len() >= settings.max_in_flight {
-            settle(in_flight.pop_front(), readings, &mut confirmed, &counters).await?;
+        // Counted as they come, not only once the window is full: otherwise
+        // the sampler would see confirms up to `max_in_flight` messages late,
+        // and all of those at once when the load stops.
+        tally.settle_ready(&mut in_flight)?;
+        while in_flight.len() >= max_in_flight {
+            let Some(oldest) = in_flight.pop_front() else {
+                break;
+            };
+            tally.settle(oldest).await?;
         }
     }
-    while let Some(entry) = in_flight.pop_front() {
-        settle(Some(entry), readings, &mut confirmed, &counters).await?;
+    while let Some(oldest) = in_flight.pop_front() {
+        tally.settle(oldest).await?;
     }
-    let _ = tokio::time::timeout(
-        Duration::from_secs(5),
-        connection.close(200, "perf done".into()),
-    )
-    .await;
-    Ok(households.into_iter().zip(confirmed).collect())
+    close_connection(&connection, "perf done").await;
+    Ok(households.into_iter().zip(tally.confirmed).collect())
 }
 
-/// Waits for one confirm; an unroutable or refused batch stops the run (it
-/// would make the counts meaningless).
-async fn settle(
-    entry: Option<(usize, u64, PublisherConfirm)>,
+/// A published batch awaiting its confirm: (slot in the share, payload bytes, confirm).
+type InFlight = (usize, u64, PublisherConfirm);
+
+/// What one connection has had confirmed, per slot and in the shared counters.
+/// An unroutable or refused batch stops the run (it would make the counts
+/// meaningless).
+struct Tally {
     readings: u64,
-    confirmed: &mut [u64],
-    counters: &LoadCounters,
-) -> Result<()> {
-    let Some((slot, bytes, confirm)) = entry else {
-        return Ok(());
-    };
-    let confirmation = tokio::time::timeout(PATIENCE, confirm)
-        .await
-        .context("no publisher confirm within 60 s")??;
-    match confirmation {
-        Confirmation::Ack(None) => {}
-        Confirmation::Ack(Some(_)) => {
-            bail!("a batch was unroutable: is the write service's queue declared?")
-        }
-        other => bail!("the broker refused a batch: {other:?}"),
-    }
-    confirmed[slot] += 1;
-    counters.messages.fetch_add(1, Ordering::Relaxed);
-    counters.readings.fetch_add(readings, Ordering::Relaxed);
-    counters.bytes.fetch_add(bytes, Ordering::Relaxed);
-    Ok(())
+    confirmed: Vec<u64>,
+    counters: Arc<LoadCounters>,
 }
+
+impl Tally {
+    /// Waits for the oldest confirm.
+    async fn settle(&mut self, (slot, bytes, confirm): InFlight) -> Result<()> {
+        amqp::confirmed(confirm, PATIENCE)
+            .await
+            .context(NOT_CONFIRMED)?;
+        self.count(slot, bytes);
+        Ok(())
+    }
+
+    /// Takes the confirms that have already come, oldest first, without waiting.
+    fn settle_ready(&mut self, in_flight: &mut VecDeque<InFlight>) -> Result<()> {
+        while let Some(answer) = in_flight
+            .front_mut()
+            .and_then(|f| (&mut f.2).now_or_never())
+        {
+            let Some((slot, bytes, _)) = in_flight.pop_front() else {
+                break;
+            };
+            amqp::accepted(answer.context("publisher confirm")?).context(NOT_CONFIRMED)?;
+            self.count(slot, bytes);
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, slot: usize, bytes: u64) {
+        self.confirmed[slot] += 1;
+        self.counters.messages.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .readings
+            .fetch_add(self.readings, Ordering::Relaxed);
+        self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+const NOT_CONFIRMED: &str = "a batch was not confirmed (is the write service's queue declared?)";

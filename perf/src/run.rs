@@ -7,19 +7,21 @@
 //! publishing, wait for the queue to drain, stop the services; count every
 //! series in InfluxDB; report; remove the vhost and database.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties};
 use serde::Serialize;
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use crate::amqp;
 use crate::baseline::{self, BrokerBaseline, InfluxBaseline};
 use crate::load::{self, LoadCounters, LoadSettings};
 use crate::metrics::{quantile_ms, scrape_all, Scrape};
@@ -30,6 +32,13 @@ use crate::workload::Workload;
 
 /// The queue the write service consumes (its default).
 const WRITE_QUEUE: &str = "wattline.readings.write";
+/// The sampling period, during the load and while the queue drains alike.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// How often the drain checks whether everything is written, between samples:
+/// when the count last grew dates the last write.
+const DRAIN_POLL: Duration = Duration::from_millis(250);
+/// How long the queue may take to drain before perf counts what is there.
+const DRAIN_PATIENCE: Duration = Duration::from_secs(300);
 
 /// Everything `perf run` needs to know.
 #[derive(Debug, Clone)]
@@ -72,8 +81,12 @@ pub struct Report {
     pub readings_per_msg: u32,
     pub write_replicas: usize,
     pub target_msgs_per_s: Option<f64>,
+    /// The steady window: from the first sample after warm-up to the last
+    /// one before publishing stopped, s.
     pub duration_s: f64,
+    /// Messages confirmed by the broker per second in the steady window.
     pub published_msgs_per_s: f64,
+    /// Readings confirmed by the broker per second in the steady window.
     pub published_readings_per_s: f64,
     /// Points written per second in the steady window (write services' metrics).
     pub pipeline_points_per_s: f64,
@@ -117,7 +130,11 @@ struct Tick {
     influx_cpu: Duration,
 }
 
+/// Runs the whole measurement (see the module docs). The vhost and database
+/// are removed afterwards unless `settings.keep`, also after an error or
+/// Ctrl-C; the write services are stopped or, on an error, killed.
 pub async fn run(settings: RunSettings) -> Result<Report> {
+    check(&settings)?;
     let workload = Arc::new(settings.workload.clone());
     let admin = RabbitAdmin::new(&settings.rabbit_api)?;
     let http = reqwest::Client::builder()
@@ -126,16 +143,24 @@ pub async fn run(settings: RunSettings) -> Result<Report> {
     let vhost = format!("wattline-perf-{}", workload.run_id);
     let db = format!("wattline_perf_{}", workload.run_id.replace('-', "_"));
     admin.create_vhost(&vhost).await?;
-    influxql(
-        &http,
-        &settings.influx_url,
-        &db,
-        &format!("CREATE DATABASE \"{db}\""),
-    )
-    .await?;
     let amqp_url = admin.amqp_url(&settings.amqp_host_port, &vhost);
 
-    let result = measure(&settings, &workload, &http, &amqp_url, &db).await;
+    let measured = async {
+        influxql(
+            &http,
+            &settings.influx_url,
+            &db,
+            &format!("CREATE DATABASE \"{db}\""),
+        )
+        .await?;
+        measure(&settings, &workload, &http, &amqp_url, &db).await
+    };
+    // Ctrl-C drops the measurement (its write services are killed on drop)
+    // and still cleans up: an interrupted run leaves nothing behind.
+    let result = tokio::select! {
+        result = measured => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
 
     if !settings.keep {
         let _ = admin.delete_vhost(&vhost).await;
@@ -148,6 +173,31 @@ pub async fn run(settings: RunSettings) -> Result<Report> {
         .await;
     }
     result
+}
+
+/// Refuses settings that cannot give a measurement, before anything is created.
+fn check(settings: &RunSettings) -> Result<()> {
+    let w = &settings.workload;
+    ensure!(
+        w.households > 0 && w.sockets > 0 && w.readings_per_socket > 0,
+        "the fleet needs at least one household, socket and reading per socket"
+    );
+    if let Some(rate) = settings.rate {
+        // Also what a per-connection share's spacing (1 / rate) must fit in.
+        ensure!(
+            rate.is_finite() && rate >= 1e-3,
+            "--rate must be at least 0.001 messages/s (omit it to publish as fast as confirms allow)"
+        );
+    }
+    ensure!(
+        settings.duration >= SAMPLE_EVERY,
+        "--duration must be at least {SAMPLE_EVERY:?}: the steady window is measured between samples"
+    );
+    ensure!(
+        settings.max_in_flight > 0,
+        "--max-in-flight must be at least 1"
+    );
+    Ok(())
 }
 
 async fn measure(
@@ -225,8 +275,8 @@ async fn measure(
 
     // A channel to watch the queue's depth (a passive declare answers now;
     // the management API's numbers lag by seconds).
-    let watcher = Connection::connect(amqp_url, ConnectionProperties::default()).await?;
-    let watch = watcher.create_channel().await?;
+    let watcher = amqp::connect(amqp_url, "queue watcher").await?;
+    let watch = amqp::channel(&watcher).await?;
 
     let counters = Arc::new(LoadCounters::default());
     let stop = CancellationToken::new();
@@ -252,17 +302,20 @@ async fn measure(
         let metrics_urls = metrics_urls.clone();
         let replica_pids = replica_pids.clone();
         async move {
-            let depth = watch
-                .queue_declare(
+            let depth = amqp::bounded(
+                "watching the write queue",
+                amqp::OP_TIMEOUT,
+                watch.queue_declare(
                     WRITE_QUEUE.into(),
                     QueueDeclareOptions {
                         passive: true,
                         ..Default::default()
                     },
                     FieldTable::default(),
-                )
-                .await
-                .map_or(0.0, |q| f64::from(q.message_count()));
+                ),
+            )
+            .await
+            .map_or(0.0, |q| f64::from(q.message_count()));
             Ok::<_, anyhow::Error>(Tick {
                 t,
                 published_readings: counters.readings.load(Ordering::Relaxed),
@@ -278,7 +331,10 @@ async fn measure(
         }
     };
     ticks.push(tick(0.0).await?);
-    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    let mut interval = tokio::time::interval(SAMPLE_EVERY);
+    // A late sample pushes the next one back rather than bursting to catch up:
+    // every interval stays about a second long, so rates are not spikes.
+    interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
     interval.tick().await;
     while started.elapsed() < total {
         interval.tick().await;
@@ -307,37 +363,61 @@ async fn measure(
         bar.finish_and_clear();
     }
 
-    // Drain: everything confirmed must be written before the count.
+    // Drain: everything confirmed must be written before the count. Samples
+    // stay on the one-second grid (a short first interval would turn the
+    // load's last confirms into a spike of published/s); in between, the
+    // written count is polled so the last write is dated to within DRAIN_POLL.
     say(settings, "draining the queue");
-    let drain_deadline = Instant::now() + Duration::from_secs(300);
+    let drain_deadline = Instant::now() + DRAIN_PATIENCE;
+    let mut written = ticks.last().map_or(0.0, |t| t.scrape.points_written);
     let mut last_write_t = load_ended;
     loop {
-        let sample = tick(started.elapsed().as_secs_f64()).await?;
-        let done = sample.scrape.points_written >= published as f64;
-        if sample.scrape.points_written > ticks.last().map_or(0.0, |t| t.scrape.points_written) {
-            last_write_t = sample.t;
+        let on_grid = tokio::select! {
+            biased;
+            _ = interval.tick() => true,
+            () = tokio::time::sleep(DRAIN_POLL) => false,
+        };
+        let t = started.elapsed().as_secs_f64();
+        let now_written = if on_grid {
+            let sample = tick(t).await?;
+            let now_written = sample.scrape.points_written;
+            ticks.push(sample);
+            now_written
+        } else {
+            scrape_all(http, &metrics_urls).await?.points_written
+        };
+        if now_written > written {
+            (written, last_write_t) = (now_written, t);
         }
-        ticks.push(sample);
-        if done {
+        if written >= published as f64 {
+            if !on_grid {
+                // One more sample, so the plot ends with the queue empty.
+                interval.tick().await;
+                ticks.push(tick(started.elapsed().as_secs_f64()).await?);
+            }
             break;
         }
         if Instant::now() > drain_deadline {
             say(
                 settings,
-                "the queue did not drain within 5 minutes; counting what is there",
+                &format!(
+                    "the queue did not drain within {DRAIN_PATIENCE:?}; counting what is there"
+                ),
             );
             break;
         }
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let peak_rss = replica_pids
         .iter()
         .filter_map(|p| procstat::peak_rss_bytes(*p))
         .max();
+    amqp::close_connection(&watcher, "perf done").await;
     for replica in replicas {
         replica.stop().await?;
     }
-    let _ = watcher.close(200, "perf done".into()).await;
+    if !settings.keep {
+        let _ = std::fs::remove_file(&households_file);
+    }
 
     // Exactly once, series by series.
     let (stored, lost, duplicated) =
@@ -345,17 +425,23 @@ async fn measure(
 
     // The steady window: after warm-up, until publishing stopped.
     let warm = settings.warmup.as_secs_f64();
-    let first = ticks.iter().find(|t| t.t >= warm).unwrap_or(&ticks[0]);
     let last = ticks
         .iter()
         .rev()
         .find(|t| t.t <= load_ended)
-        .unwrap_or(&ticks[ticks.len() - 1]);
+        .unwrap_or(&ticks[0]);
+    // Never after `last`, so every difference below is over a forward window.
+    let first = ticks
+        .iter()
+        .find(|t| t.t >= warm && t.t <= last.t)
+        .unwrap_or(&ticks[0]);
     let window = (last.t - first.t).max(1e-9);
     let points_in_window = last.scrape.points_written - first.scrape.points_written;
     let lag = last.scrape.lag_since(&first.scrape);
-    let cpu = |f: fn(&Tick) -> Duration| (f(last) - f(first)).as_secs_f64();
-    let messages = counters.messages.load(Ordering::Relaxed);
+    let published_in_window = (last.published_readings - first.published_readings) as f64;
+    // Saturating: a process that could not be read at one end (gone, or a
+    // /proc we cannot see) must not panic the report.
+    let cpu = |f: fn(&Tick) -> Duration| f(last).saturating_sub(f(first)).as_secs_f64();
     let influx_points_per_s = influx_baseline.as_ref().map(|b| b.points_per_s);
     let broker_msgs_per_s = broker_baseline.as_ref().map(|b| b.msgs_per_s);
     let pipeline_points_per_s = points_in_window / window;
@@ -369,8 +455,8 @@ async fn measure(
         write_replicas: settings.write_replicas.max(1),
         target_msgs_per_s: settings.rate,
         duration_s: window,
-        published_msgs_per_s: messages as f64 / load_ended,
-        published_readings_per_s: published as f64 / load_ended,
+        published_msgs_per_s: published_in_window / f64::from(readings_per_msg) / window,
+        published_readings_per_s: published_in_window / window,
         pipeline_points_per_s,
         influx_verified_points_per_s: stored as f64 / last_write_t.max(1e-9),
         influx_points_per_s,
@@ -427,12 +513,23 @@ async fn verify(
         &format!("SELECT count(watts) FROM power WHERE household =~ /^{prefix}[0-9]+$/ GROUP BY household, socket"),
     )
     .await?;
-    let mut stored_by_series = std::collections::HashMap::new();
+    let mut stored_by_series = HashMap::new();
     for series in result["series"].as_array().cloned().unwrap_or_default() {
         let tag = |name: &str| series["tags"][name].as_str().unwrap_or_default().to_owned();
         let count = series["values"][0][1].as_u64().unwrap_or_default();
         stored_by_series.insert((tag("household"), tag("socket")), count);
     }
+    tally(workload, confirmed_batches, stored_by_series)
+}
+
+/// (stored, lost, duplicated) from the points each (household, socket)
+/// series holds and the batches confirmed per household; a series perf did
+/// not send is an error.
+fn tally(
+    workload: &Workload,
+    confirmed_batches: &[u64],
+    mut stored_by_series: HashMap<(String, String), u64>,
+) -> Result<(u64, u64, u64)> {
     let (mut stored, mut lost, mut duplicated) = (0, 0, 0);
     for (h, batches) in confirmed_batches.iter().enumerate() {
         let h = u32::try_from(h)?;
@@ -570,4 +667,93 @@ pub fn print_table(report: &Report, out: &mut impl std::io::Write) -> std::io::R
         writeln!(out, "{name:<26}{value}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(workload: Workload) -> RunSettings {
+        RunSettings {
+            workload,
+            amqp_host_port: String::new(),
+            rabbit_api: String::new(),
+            influx_url: String::new(),
+            rate: Some(100.0),
+            connections: 1,
+            max_in_flight: 10,
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(5),
+            write_replicas: 1,
+            write_service_bin: None,
+            baselines: false,
+            baseline_points: 1,
+            baseline_messages: 1,
+            plot: None,
+            keep: false,
+            work_dir: PathBuf::new(),
+            progress: false,
+        }
+    }
+
+    fn workload(households: u32, sockets: u32, readings_per_socket: u32) -> Workload {
+        Workload {
+            households,
+            sockets,
+            readings_per_socket,
+            run_id: "t".into(),
+        }
+    }
+
+    #[test]
+    fn the_limit_adds_the_two_costs_per_point() {
+        // 300k points/s alone, 10k messages/s × 30 readings = 300k points/s alone:
+        // each takes half of every second, so together 150k.
+        assert!((limit(300_000.0, 10_000.0, 30.0) - 150_000.0).abs() < 1e-6);
+        // A part far faster than the other leaves the slower one's number.
+        assert!((limit(100_000.0, 1e12, 1.0) - 100_000.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn settings_that_cannot_measure_are_refused() {
+        assert!(check(&settings(workload(2, 3, 1))).is_ok());
+        let mut none = settings(workload(2, 3, 1));
+        none.rate = None;
+        assert!(check(&none).is_ok(), "no rate: as fast as confirms allow");
+        for w in [workload(0, 3, 1), workload(2, 0, 1), workload(2, 3, 0)] {
+            assert!(check(&settings(w)).is_err());
+        }
+        for rate in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-300] {
+            let mut s = settings(workload(2, 3, 1));
+            s.rate = Some(rate);
+            assert!(check(&s).is_err(), "rate {rate}");
+        }
+        let mut s = settings(workload(2, 3, 1));
+        s.duration = Duration::ZERO;
+        assert!(check(&s).is_err());
+        let mut s = settings(workload(2, 3, 1));
+        s.max_in_flight = 0;
+        assert!(check(&s).is_err());
+    }
+
+    #[test]
+    fn the_tally_counts_every_series_against_its_confirmed_batches() {
+        // 3 households × 2 sockets × 10 readings a batch.
+        let w = workload(3, 2, 10);
+        let series = |h: u32, s: u32, n: u64| ((w.household_id(h), format!("s{s}")), n);
+        let stored = HashMap::from([
+            series(0, 0, 20),
+            series(0, 1, 19), // one reading lost
+            series(1, 0, 11), // one reading too many
+            series(1, 1, 10),
+            // household 2 had nothing confirmed and holds nothing
+        ]);
+        assert_eq!(tally(&w, &[2, 1, 0], stored).unwrap(), (60, 1, 1));
+        let all = HashMap::from([series(0, 0, 10), series(0, 1, 10)]);
+        assert_eq!(tally(&w, &[1, 0, 0], all).unwrap(), (20, 0, 0));
+        let lost_series = HashMap::from([series(0, 0, 10)]);
+        assert_eq!(tally(&w, &[1, 0, 0], lost_series).unwrap(), (10, 10, 0));
+        let stranger = HashMap::from([(("someone-else".to_owned(), "s0".to_owned()), 1)]);
+        assert!(tally(&w, &[0, 0, 0], stranger).is_err());
+    }
 }

@@ -81,6 +81,15 @@ async fn a_small_run_stores_every_confirmed_reading_once_and_reports_it() {
         "{}",
         &svg[..svg.len().min(80)]
     );
+    for part in [
+        "<path id=\"published\"",
+        "<path id=\"stored\"",
+        "<path id=\"queue\"",
+        "publishing stopped",
+        "</svg>",
+    ] {
+        assert!(svg.contains(part), "{part} missing from the plot");
+    }
     let mut table = Vec::new();
     perf::run::print_table(&report, &mut table).expect("table");
     assert!(String::from_utf8_lossy(&table).contains("lost 0, duplicated 0"));
