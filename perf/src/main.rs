@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use perf::baseline;
 use perf::run::{self, RunSettings};
+use perf::run::{print_scaling, print_table, ScalingRow};
 use perf::setup::{influxql, RabbitAdmin};
 use perf::workload::Workload;
-use perf::{baseline, run::print_table};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -94,9 +95,10 @@ struct RunArgs {
     /// Unconfirmed messages per connection.
     #[arg(long, default_value_t = 1000)]
     max_in_flight: usize,
-    /// Write-service processes, competing consumers on one queue.
-    #[arg(long, default_value_t = 1)]
-    write_replicas: usize,
+    /// Write-service processes, competing consumers on one queue; a list (1,2,4) runs the
+    /// pipeline once per count (baselines measured once) and reports the scaling.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    write_replicas: Vec<usize>,
     /// The write-service binary (default: next to perf).
     #[arg(long)]
     write_service_bin: Option<PathBuf>,
@@ -166,37 +168,104 @@ async fn main() -> Result<()> {
 }
 
 async fn run_pipeline(args: RunArgs) -> Result<()> {
-    let settings = RunSettings {
-        workload: args.common.workload(),
-        amqp_host_port: args.common.amqp.clone(),
-        rabbit_api: args.common.rabbit_api.clone(),
-        influx_url: args.common.influx_url.clone(),
-        rate: args.rate,
-        connections: args.connections,
-        max_in_flight: args.max_in_flight,
-        warmup: args.warmup,
-        duration: args.duration,
-        write_replicas: args.write_replicas,
-        write_service_bin: args.write_service_bin,
-        baselines: !args.no_baselines,
-        baseline_points: args.baseline_points,
-        baseline_messages: args.baseline_messages,
-        plot: args.plot,
-        keep: args.keep,
-        work_dir: args.work_dir,
-        progress: true,
-    };
-    let report = run::run(settings).await?;
-    print_table(&report, &mut std::io::stderr()).context("print")?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+    let sweep = args.write_replicas.len() > 1;
+    let mut baselines = None;
+    let mut reports = Vec::new();
+    for &replicas in &args.write_replicas {
+        let settings = RunSettings {
+            // A fresh run id per run: each gets its own vhost and database.
+            workload: args.common.workload(),
+            amqp_host_port: args.common.amqp.clone(),
+            rabbit_api: args.common.rabbit_api.clone(),
+            influx_url: args.common.influx_url.clone(),
+            rate: args.rate,
+            connections: args.connections,
+            max_in_flight: args.max_in_flight,
+            warmup: args.warmup,
+            duration: args.duration,
+            write_replicas: replicas,
+            write_service_bin: args.write_service_bin.clone(),
+            baselines: !args.no_baselines && baselines.is_none(),
+            baseline_points: args.baseline_points,
+            baseline_messages: args.baseline_messages,
+            plot: args
+                .plot
+                .as_deref()
+                .map(|path| plot_path(path, replicas, sweep)),
+            keep: args.keep,
+            work_dir: args.work_dir.clone(),
+            progress: true,
+        };
+        let mut report = run::run(settings).await?;
+        match (&baselines, &report.influx_baseline, &report.broker_baseline) {
+            (None, Some(influx), Some(broker)) => {
+                baselines = Some((influx.clone(), broker.clone()))
+            }
+            (Some((influx, broker)), _, _) => report.set_baselines(influx.clone(), broker.clone()),
+            _ => {}
+        }
+        print_table(&report, &mut std::io::stderr()).context("print")?;
+        reports.push(report);
     }
-    if report.lost > 0 || report.duplicated > 0 {
-        anyhow::bail!(
-            "{} readings lost, {} duplicated",
-            report.lost,
-            report.duplicated
+    let scaling: Vec<ScalingRow> = reports.iter().map(ScalingRow::from).collect();
+    if sweep {
+        eprintln!();
+        print_scaling(&scaling, &mut std::io::stderr()).context("print")?;
+    }
+    if args.json {
+        let last = reports.last().context("no run")?;
+        println!(
+            "{}",
+            serde_json::to_string(&Output {
+                report: last,
+                scaling: &scaling
+            })?
         );
     }
+    let (lost, duplicated) = scaling
+        .iter()
+        .fold((0, 0), |(l, d), row| (l + row.lost, d + row.duplicated));
+    if lost > 0 || duplicated > 0 {
+        anyhow::bail!("{lost} readings lost, {duplicated} duplicated");
+    }
     Ok(())
+}
+
+/// The `--json` object: the (last) run's report, and one row per run.
+#[derive(serde::Serialize)]
+struct Output<'a> {
+    #[serde(flatten)]
+    report: &'a run::Report,
+    scaling: &'a [ScalingRow],
+}
+
+/// `perf.svg` for a single run; `perf-2r.svg` etc. in a sweep.
+fn plot_path(path: &std::path::Path, replicas: usize, sweep: bool) -> PathBuf {
+    if !sweep {
+        return path.to_owned();
+    }
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("perf");
+    let extension = path.extension().and_then(|s| s.to_str()).unwrap_or("svg");
+    path.with_file_name(format!("{stem}-{replicas}r.{extension}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_writes_one_plot_per_replica_count() {
+        let path = std::path::Path::new("/tmp/run.svg");
+        assert_eq!(plot_path(path, 2, false), PathBuf::from("/tmp/run.svg"));
+        assert_eq!(plot_path(path, 2, true), PathBuf::from("/tmp/run-2r.svg"));
+    }
+
+    #[test]
+    fn replicas_take_a_list() {
+        let cli = Cli::parse_from(["perf", "run", "--write-replicas", "1,2,4"]);
+        let Command::Run(args) = cli.command else {
+            panic!("not run");
+        };
+        assert_eq!(args.write_replicas, vec![1, 2, 4]);
+    }
 }

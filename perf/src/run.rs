@@ -118,6 +118,75 @@ pub fn limit(influx_points_per_s: f64, broker_msgs_per_s: f64, readings_per_msg:
     1.0 / (1.0 / influx_points_per_s + 1.0 / (broker_msgs_per_s * readings_per_msg))
 }
 
+impl Report {
+    /// Records the baselines and what follows from them: the limit `L` and
+    /// `pipeline / L`. A sweep measures them once and gives them to every run.
+    pub fn set_baselines(&mut self, influx: InfluxBaseline, broker: BrokerBaseline) {
+        let limit = limit(
+            influx.points_per_s,
+            broker.msgs_per_s,
+            f64::from(self.readings_per_msg),
+        );
+        self.influx_points_per_s = Some(influx.points_per_s);
+        self.broker_msgs_per_s = Some(broker.msgs_per_s);
+        self.limit_points_per_s = Some(limit);
+        self.ratio_to_limit = Some(self.pipeline_points_per_s / limit);
+        self.influx_baseline = Some(influx);
+        self.broker_baseline = Some(broker);
+    }
+}
+
+/// One line of a `--write-replicas 1,2,3` sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScalingRow {
+    pub write_replicas: usize,
+    pub pipeline_points_per_s: f64,
+    pub ratio_to_limit: Option<f64>,
+    pub write_service_cpu_us_per_point: Option<f64>,
+    pub latency_p99_ms: Option<f64>,
+    pub lost: u64,
+    pub duplicated: u64,
+}
+
+impl From<&Report> for ScalingRow {
+    fn from(report: &Report) -> Self {
+        Self {
+            write_replicas: report.write_replicas,
+            pipeline_points_per_s: report.pipeline_points_per_s,
+            ratio_to_limit: report.ratio_to_limit,
+            write_service_cpu_us_per_point: report.write_service_cpu_us_per_point,
+            latency_p99_ms: report.latency_ms.p99,
+            lost: report.lost,
+            duplicated: report.duplicated,
+        }
+    }
+}
+
+/// The scaling table of a sweep.
+pub fn print_scaling(rows: &[ScalingRow], out: &mut impl std::io::Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:>9} {:>14} {:>10} {:>12} {:>10} {:>14}",
+        "replicas", "points/s", "of L", "µs/point", "p99 ms", "lost/dup"
+    )?;
+    let opt = |v: Option<f64>, scale: f64| {
+        v.map_or_else(|| "-".to_owned(), |v| format!("{:.1}", v * scale))
+    };
+    for row in rows {
+        writeln!(
+            out,
+            "{:>9} {:>14.0} {:>9}% {:>12} {:>10} {:>14}",
+            row.write_replicas,
+            row.pipeline_points_per_s,
+            opt(row.ratio_to_limit, 100.0),
+            opt(row.write_service_cpu_us_per_point, 1.0),
+            opt(row.latency_p99_ms, 1.0),
+            format!("{}/{}", row.lost, row.duplicated),
+        )?;
+    }
+    Ok(())
+}
+
 /// One sampler tick's raw readings.
 #[derive(Debug, Clone)]
 struct Tick {
@@ -442,13 +511,8 @@ async fn measure(
     // Saturating: a process that could not be read at one end (gone, or a
     // /proc we cannot see) must not panic the report.
     let cpu = |f: fn(&Tick) -> Duration| f(last).saturating_sub(f(first)).as_secs_f64();
-    let influx_points_per_s = influx_baseline.as_ref().map(|b| b.points_per_s);
-    let broker_msgs_per_s = broker_baseline.as_ref().map(|b| b.msgs_per_s);
     let pipeline_points_per_s = points_in_window / window;
-    let limit_points_per_s = influx_points_per_s
-        .zip(broker_msgs_per_s)
-        .map(|(i, b)| limit(i, b, f64::from(readings_per_msg)));
-    let report = Report {
+    let mut report = Report {
         households: workload.households,
         sockets: workload.sockets,
         readings_per_msg,
@@ -459,10 +523,10 @@ async fn measure(
         published_readings_per_s: published_in_window / window,
         pipeline_points_per_s,
         influx_verified_points_per_s: stored as f64 / last_write_t.max(1e-9),
-        influx_points_per_s,
-        broker_msgs_per_s,
-        limit_points_per_s,
-        ratio_to_limit: limit_points_per_s.map(|l| pipeline_points_per_s / l),
+        influx_points_per_s: None,
+        broker_msgs_per_s: None,
+        limit_points_per_s: None,
+        ratio_to_limit: None,
         latency_ms: Latency {
             p50: quantile_ms(&lag, 0.50),
             p95: quantile_ms(&lag, 0.95),
@@ -480,9 +544,12 @@ async fn measure(
         stored,
         lost,
         duplicated,
-        influx_baseline,
-        broker_baseline,
+        influx_baseline: None,
+        broker_baseline: None,
     };
+    if let (Some(influx), Some(broker)) = (influx_baseline, broker_baseline) {
+        report.set_baselines(influx, broker);
+    }
     if let Some(path) = &settings.plot {
         let title = format!(
             "perf: {} households × {} sockets, {} readings/message, {} write replica(s)",
