@@ -62,38 +62,26 @@ async fn account_lifecycle_body(db: Db) {
     );
 
     // Login: one answer for an unknown email and a wrong password.
-    let login = |email: &'static str, password: &'static str| {
-        auth.post(
-            "/api/auth/login",
-            None,
-            json!({"email": email, "password": password}),
-        )
-    };
     let unknown = expect_json(
-        login("nobody@example.org", PASSWORD).await,
+        auth.login("nobody@example.org", PASSWORD).await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
     let wrong = expect_json(
-        login("ann@example.org", "wrong password!").await,
+        auth.login("ann@example.org", "wrong password!").await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
     assert_eq!(unknown, wrong, "the same body for both");
-    let logged_in = expect_json(login("ann@example.org", PASSWORD).await, StatusCode::OK).await;
-    assert_eq!(logged_in["user"]["user_id"], session.user_id.as_str());
-
-    // Refresh: a new pair; the new access token works.
-    let refreshed = expect_json(
-        auth.post(
-            "/api/auth/refresh",
-            None,
-            json!({"refresh_token": session.refresh}),
-        )
-        .await,
+    let logged_in = expect_json(
+        auth.login("ann@example.org", PASSWORD).await,
         StatusCode::OK,
     )
     .await;
+    assert_eq!(logged_in["user"]["user_id"], session.user_id.as_str());
+
+    // Refresh: a new pair; the new access token works.
+    let refreshed = expect_json(auth.refresh(&session.refresh).await, StatusCode::OK).await;
     let access = refreshed["access_token"].as_str().unwrap().to_owned();
     assert_ne!(refreshed["refresh_token"], session.refresh.as_str());
     assert_eq!(
@@ -119,29 +107,18 @@ async fn account_lifecycle_body(db: Db) {
         .await;
     assert_eq!(changed.status(), StatusCode::NO_CONTENT);
     let old_refresh = refreshed["refresh_token"].as_str().unwrap();
-    let revoked = auth
-        .post(
-            "/api/auth/refresh",
-            None,
-            json!({"refresh_token": old_refresh}),
-        )
-        .await;
+    let revoked = auth.refresh(old_refresh).await;
     assert_eq!(
         revoked.status(),
         StatusCode::UNAUTHORIZED,
         "password change revokes sessions"
     );
     assert_eq!(
-        login("ann@example.org", PASSWORD).await.status(),
+        auth.login("ann@example.org", PASSWORD).await.status(),
         StatusCode::UNAUTHORIZED
     );
     let new_session = expect_json(
-        auth.post(
-            "/api/auth/login",
-            None,
-            json!({"email": "ann@example.org", "password": "a new long password"}),
-        )
-        .await,
+        auth.login("ann@example.org", "a new long password").await,
         StatusCode::OK,
     )
     .await;
@@ -152,9 +129,7 @@ async fn account_lifecycle_body(db: Db) {
         .post("/api/auth/logout", None, json!({"refresh_token": refresh}))
         .await;
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
-    let after_logout = auth
-        .post("/api/auth/refresh", None, json!({"refresh_token": refresh}))
-        .await;
+    let after_logout = auth.refresh(refresh).await;
     assert_eq!(after_logout.status(), StatusCode::UNAUTHORIZED);
 
     // Delete: the password is required; then the account is gone.
@@ -182,7 +157,7 @@ async fn account_lifecycle_body(db: Db) {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        login("ann@example.org", "a new long password")
+        auth.login("ann@example.org", "a new long password")
             .await
             .status(),
         StatusCode::UNAUTHORIZED
@@ -196,38 +171,31 @@ async fn account_lifecycle_body(db: Db) {
 async fn refresh_token_reuse_body(db: Db) {
     let auth = Auth::start(db, &[]).await;
     let first = auth.register("ann@example.org").await;
-    let refresh =
-        |token: String| auth.post("/api/auth/refresh", None, json!({"refresh_token": token}));
-    let second = expect_json(refresh(first.refresh.clone()).await, StatusCode::OK).await;
+    let second = expect_json(auth.refresh(&first.refresh).await, StatusCode::OK).await;
     let second_token = second["refresh_token"].as_str().unwrap().to_owned();
 
     // An attacker replays the first token: refused, and the family is revoked ...
-    let replay = refresh(first.refresh.clone()).await;
+    let replay = auth.refresh(&first.refresh).await;
     assert_eq!(
         expect_error(replay, StatusCode::UNAUTHORIZED).await,
         "invalid_refresh_token"
     );
     // ... so the legitimate holder's newer token is dead too.
     assert_eq!(
-        refresh(second_token).await.status(),
+        auth.refresh(&second_token).await.status(),
         StatusCode::UNAUTHORIZED
     );
 
     // Another login (another family) is unaffected.
     let other = expect_json(
-        auth.post(
-            "/api/auth/login",
-            None,
-            json!({"email": "ann@example.org", "password": PASSWORD}),
-        )
-        .await,
+        auth.login("ann@example.org", PASSWORD).await,
         StatusCode::OK,
     )
     .await;
     let other_token = other["refresh_token"].as_str().unwrap().to_owned();
-    assert_eq!(refresh(other_token).await.status(), StatusCode::OK);
+    assert_eq!(auth.refresh(&other_token).await.status(), StatusCode::OK);
     assert_eq!(
-        refresh("made-up".into()).await.status(),
+        auth.refresh("made-up").await.status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -280,20 +248,9 @@ async fn owner_deletion_body(db: Db) {
             .await,
         "deny"
     );
-    let registry = auth
-        .http
-        .get(format!("{}/internal/devices/{device}", auth.internal))
-        .send()
-        .await
-        .unwrap();
+    let registry = auth.registry(&device).await;
     assert_eq!(registry.status(), StatusCode::NOT_FOUND);
-    let bob = auth
-        .post(
-            "/api/auth/login",
-            None,
-            json!({"email": "bob@example.org", "password": PASSWORD}),
-        )
-        .await;
+    let bob = auth.login("bob@example.org", PASSWORD).await;
     assert_eq!(
         bob.status(),
         StatusCode::UNAUTHORIZED,
@@ -308,21 +265,16 @@ async fn login_rate_limits_kick_in_and_lift() {
     let auth = Auth::start(Db::Sqlite, &["--login-limit-per-account=3/3s"]).await;
     auth.register("ann@example.org").await;
     auth.register("bob@example.org").await;
-    let login = |email: &'static str, password: &'static str| {
-        auth.post(
-            "/api/auth/login",
-            None,
-            json!({"email": email, "password": password}),
-        )
-    };
     for _ in 0..3 {
         assert_eq!(
-            login("ann@example.org", "wrong password!").await.status(),
+            auth.login("ann@example.org", "wrong password!")
+                .await
+                .status(),
             StatusCode::UNAUTHORIZED
         );
     }
     // Even the right password is refused while limited: no oracle.
-    let limited = login("ann@example.org", PASSWORD).await;
+    let limited = auth.login("ann@example.org", PASSWORD).await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = limited.headers()["retry-after"]
         .to_str()
@@ -335,13 +287,13 @@ async fn login_rate_limits_kick_in_and_lift() {
         "rate_limited"
     );
     assert_eq!(
-        login("bob@example.org", PASSWORD).await.status(),
+        auth.login("bob@example.org", PASSWORD).await.status(),
         StatusCode::OK
     );
 
     tokio::time::sleep(Duration::from_secs(retry_after)).await;
     assert_eq!(
-        login("ann@example.org", PASSWORD).await.status(),
+        auth.login("ann@example.org", PASSWORD).await.status(),
         StatusCode::OK,
         "lifted"
     );
@@ -353,21 +305,9 @@ async fn login_rate_limits_kick_in_and_lift() {
 async fn client_rate_limit_counts_across_accounts() {
     let auth = Auth::start(Db::Sqlite, &["--login-limit-per-client=2/1m"]).await;
     auth.register("ann@example.org").await;
-    let login = auth
-        .post(
-            "/api/auth/login",
-            None,
-            json!({"email": "x@example.org", "password": PASSWORD}),
-        )
-        .await;
+    let login = auth.login("x@example.org", PASSWORD).await;
     assert_eq!(login.status(), StatusCode::UNAUTHORIZED);
-    let third = auth
-        .post(
-            "/api/auth/login",
-            None,
-            json!({"email": "y@example.org", "password": PASSWORD}),
-        )
-        .await;
+    let third = auth.login("y@example.org", PASSWORD).await;
     assert_eq!(
         expect_error(third, StatusCode::TOO_MANY_REQUESTS).await,
         "rate_limited"

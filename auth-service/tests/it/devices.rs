@@ -45,12 +45,7 @@ async fn device_lifecycle_body(db: Db) {
     };
     assert_eq!(login(secret.clone()).await, "allow");
     assert_eq!(login("wrong".into()).await, "deny");
-    let registry = auth
-        .http
-        .get(format!("{}/internal/devices/{id}", auth.internal))
-        .send()
-        .await
-        .unwrap();
+    let registry = auth.registry(&id).await;
     let registry = expect_json(registry, StatusCode::OK).await;
     assert_eq!(registry["household_id"], owner.household.as_str());
 
@@ -163,12 +158,7 @@ async fn device_lifecycle_body(db: Db) {
     let deleted = auth.send(Method::DELETE, &path, &owner.access, None).await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     assert_eq!(login(new_secret).await, "deny");
-    let registry = auth
-        .http
-        .get(format!("{}/internal/devices/{id}", auth.internal))
-        .send()
-        .await
-        .unwrap();
+    let registry = auth.registry(&id).await;
     assert_eq!(
         expect_error(registry, StatusCode::NOT_FOUND).await,
         "unknown_device"
@@ -314,13 +304,7 @@ async fn read_only_members_body(db: Db) {
         )
         .await;
     assert_eq!(remove.status(), StatusCode::NO_CONTENT);
-    let refresh = auth
-        .post(
-            "/api/auth/refresh",
-            None,
-            json!({"refresh_token": bob.refresh}),
-        )
-        .await;
+    let refresh = auth.refresh(&bob.refresh).await;
     assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         auth.get("/api/auth/me", Some(&bob.access)).await.status(),
@@ -337,12 +321,6 @@ async fn read_only_members_body(db: Db) {
         .await;
     assert_eq!(remove_owner.status(), StatusCode::NOT_FOUND);
     // ... and the refused removal ended none of the owner's sessions.
-    let refresh = auth
-        .post(
-            "/api/auth/refresh",
-            None,
-            json!({"refresh_token": owner.refresh}),
-        )
-        .await;
+    let refresh = auth.refresh(&owner.refresh).await;
     assert_eq!(refresh.status(), StatusCode::OK);
 }

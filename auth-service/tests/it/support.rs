@@ -154,6 +154,39 @@ impl Auth {
         request.send().await.expect("request")
     }
 
+    /// `POST /api/auth/login`.
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/api/auth/login",
+            None,
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// `POST /api/auth/refresh`.
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post(
+            "/api/auth/refresh",
+            None,
+            json!({"refresh_token": refresh_token}),
+        )
+        .await
+    }
+
+    /// What the internal device registry answers about `device`.
+    pub async fn registry(&self, device: &str) -> Response {
+        self.http
+            .get(format!(
+                "{}/internal/devices/{}",
+                self.internal,
+                encode(device)
+            ))
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Registers a new household owner; returns the session.
     pub async fn register(&self, email: &str) -> Session {
         let response = self
