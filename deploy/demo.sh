@@ -48,25 +48,17 @@ log() { printf '\033[1m[demo]\033[0m %s\n' "$*" >&2; }
 influxql() {
   curl -sfG "$INFLUX_URL/query" --data-urlencode "db=$INFLUX_DB" --data-urlencode "q=$1"
 }
-port_open() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; } # host:port
+# port_open, wait_for
+# shellcheck source=deploy/lib.sh
+. "$ROOT/deploy/lib.sh"
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
-# Polls url until it answers 2xx; fails after `seconds`, or at once, with the
-# end of the log, if the process has died.
+# Waits until url answers 2xx (see wait_for).
 wait_healthy() { # what pid logfile seconds url
-  local deadline=$((SECONDS + $4))
-  until curl -sf -m 2 -o /dev/null "$5"; do
-    if ! kill -0 "$2" 2>/dev/null; then
-      log "$1 exited before $5 answered; the end of $3:"
-      tail -20 "$3" >&2
-      exit 1
-    fi
-    ((SECONDS < deadline)) || { log "$1: $5 not healthy after $4s; see $3"; exit 1; }
-    sleep 0.2
-  done
+  wait_for "$4" "$1" "answering $5" "$2" "$3" curl -sf -m 2 -o /dev/null "$5"
 }
 # POSTs the JSON on stdin to auth-service's public API, with the access token
 # if given, and prints the body of its 201 answer; otherwise logs the status

@@ -47,8 +47,9 @@ mkdir -p "$STATE"
 
 log() { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-port_closed() { ! port_open "$1"; }
+# port_open, port_closed, wait_for
+# shellcheck source=deploy/lib.sh
+. "$ROOT/deploy/lib.sh"
 
 # Fails with `why` unless we are root.
 need_root() { # why
@@ -64,27 +65,6 @@ process_alive() { # pid
   [[ -n $1 ]] && stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
   stat=${stat##*) } # "pid (comm) state ...": comm may hold spaces
   [[ ${stat:0:1} != Z && ${stat:0:1} != X ]]
-}
-
-# Polls a command until it succeeds; fails after `seconds`, or at once, with
-# the end of the server's log, if the server process (pid, unless empty) has
-# died. `condition` says what the command checks, for the messages.
-wait_for() { # seconds what condition pid logfile command...
-  local seconds=$1 what=$2 condition=$3 pid=$4 logfile=$5
-  local deadline=$((SECONDS + seconds))
-  shift 5
-  until "$@"; do
-    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
-      log "$what exited before $condition; the end of $logfile:"
-      tail -15 "$logfile" >&2
-      exit 1
-    fi
-    if ((SECONDS > deadline)); then
-      log "$what not $condition after ${seconds}s${logfile:+; see $logfile}"
-      exit 1
-    fi
-    sleep 0.3
-  done
 }
 
 # Waits until a TCP port on loopback accepts connections (see wait_for).

@@ -317,13 +317,7 @@ impl PostgresDatabase {
         let admin: PgConnectOptions = server
             .parse()
             .context("WATTLINE_TEST_POSTGRES_URL is not a postgres:// URL")?;
-        let name: String = unique_name("wattline_test")
-            .chars()
-            .map(|c| match c.to_ascii_lowercase() {
-                c @ ('a'..='z' | '0'..='9' | '_') => c,
-                _ => '_',
-            })
-            .collect();
+        let name = unique_name("wattline_test").replace('-', "_");
         let mut connection = admin
             .connect()
             .await
