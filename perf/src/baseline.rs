@@ -262,7 +262,7 @@ pub async fn broker_alone(
 /// Refuses a workload that has no readings to send.
 fn check_workload(workload: &Workload) -> Result<()> {
     ensure!(
-        workload.households > 0 && workload.sockets > 0 && workload.readings_per_socket > 0,
+        !workload.is_empty(),
         "the workload must have at least one household, socket and reading per socket"
     );
     Ok(())
@@ -716,15 +716,6 @@ fn rate(count: u64, seconds: f64) -> f64 {
 mod tests {
     use super::*;
 
-    fn workload(households: u32, sockets: u32, readings_per_socket: u32) -> Workload {
-        Workload {
-            households,
-            sockets,
-            readings_per_socket,
-            run_id: "t".into(),
-        }
-    }
-
     /// Lines of every body, as (series key, timestamp).
     fn lines(bodies: &[Bytes]) -> Vec<(String, i64)> {
         bodies
@@ -742,7 +733,7 @@ mod tests {
     fn bodies_hold_exactly_the_points_asked_for_in_full_bodies() {
         // 2 households × 3 sockets × 10 readings: 60 points a batch; 1000 points end
         // inside a batch and inside a series, and bodies of 64 cut series in the middle.
-        let w = workload(2, 3, 10);
+        let w = Workload::new(2, 3, 10, "t");
         let bodies = influx_bodies(&w, 1000, 64, 1_700_000_000_000).unwrap();
         assert_eq!(bodies.len(), 16); // 15 × 64 + 40
         let counts: Vec<usize> = bodies
@@ -756,7 +747,7 @@ mod tests {
 
     #[test]
     fn every_point_is_a_distinct_point_of_the_write_services_schema() {
-        let w = workload(3, 2, 5);
+        let w = Workload::new(3, 2, 5, "t");
         let bodies = influx_bodies(&w, 500, 7, 1_700_000_000_000).unwrap();
         let all = lines(&bodies);
         let distinct: std::collections::HashSet<_> = all.iter().collect();
@@ -786,7 +777,7 @@ mod tests {
 
     #[test]
     fn one_body_when_the_batch_is_larger_than_the_points() {
-        let bodies = influx_bodies(&workload(1, 1, 30), 45, 5000, 0).unwrap();
+        let bodies = influx_bodies(&Workload::new(1, 1, 30, "t"), 45, 5000, 0).unwrap();
         assert_eq!(bodies.len(), 1);
         assert_eq!(lines(&bodies).len(), 45);
     }
@@ -795,9 +786,9 @@ mod tests {
     fn the_influx_points_end_an_hour_before_now() {
         let now = 1_800_000_000_000;
         for (w, points) in [
-            (workload(1, 1, 1), 10_000_000),
-            (workload(10, 3, 10), 500_000),
-            (workload(4, 30, 1), 7),
+            (Workload::new(1, 1, 1, "t"), 10_000_000),
+            (Workload::new(10, 3, 10, "t"), 500_000),
+            (Workload::new(4, 30, 1, "t"), 7),
         ] {
             let first = old_start_ms(now, &w, points);
             let bodies = influx_bodies(&w, points.min(100_000), 5000, first).unwrap();
@@ -813,7 +804,7 @@ mod tests {
 
     #[test]
     fn messages_go_round_robin_over_households_with_their_routing_keys() {
-        let w = workload(3, 2, 4);
+        let w = Workload::new(3, 2, 4, "t");
         let encoded = encode_messages(&w, 7).unwrap();
         let households: Vec<u32> = encoded.messages.iter().map(|&(h, _)| h).collect();
         assert_eq!(households, [0, 1, 2, 0, 1, 2, 0]);
@@ -840,8 +831,11 @@ mod tests {
     fn rates_and_refusals() {
         assert_eq!(rate(10, 2.0), 5.0);
         assert_eq!(rate(10, 0.0), 0.0);
-        assert!(check_workload(&workload(0, 1, 1)).is_err());
-        assert!(check_workload(&workload(1, 1, 1)).is_ok());
-        assert_eq!(broker_baseline_name(&workload(1, 1, 1)), "perf.baseline.t");
+        assert!(check_workload(&Workload::new(0, 1, 1, "t")).is_err());
+        assert!(check_workload(&Workload::new(1, 1, 1, "t")).is_ok());
+        assert_eq!(
+            broker_baseline_name(&Workload::new(1, 1, 1, "t")),
+            "perf.baseline.t"
+        );
     }
 }

@@ -41,7 +41,6 @@ pub struct LoadSettings {
 /// What the publishers have had confirmed so far (shared with the sampler).
 #[derive(Debug, Default)]
 pub struct LoadCounters {
-    pub messages: AtomicU64,
     pub readings: AtomicU64,
     pub bytes: AtomicU64,
 }
@@ -213,7 +212,6 @@ impl Tally {
 
     fn count(&mut self, slot: usize, bytes: u64) {
         self.confirmed[slot] += 1;
-        self.counters.messages.fetch_add(1, Ordering::Relaxed);
         self.counters
             .readings
             .fetch_add(self.readings, Ordering::Relaxed);

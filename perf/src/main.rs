@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 use perf::baseline;
 use perf::run::{self, RunSettings};
 use perf::run::{print_scaling, print_table, ScalingRow};
-use perf::setup::{influxql, RabbitAdmin};
+use perf::setup::{create_database, drop_database, RabbitAdmin};
 use perf::workload::Workload;
 
 #[derive(Debug, Parser)]
@@ -67,12 +67,12 @@ struct Common {
 
 impl Common {
     fn workload(&self) -> Workload {
-        Workload {
-            households: self.households,
-            sockets: self.sockets,
-            readings_per_socket: self.readings_per_socket,
-            run_id: format!("{}-{}", std::process::id(), rand::random::<u16>()),
-        }
+        Workload::new(
+            self.households,
+            self.sockets,
+            self.readings_per_socket,
+            format!("{}-{}", std::process::id(), rand::random::<u16>()),
+        )
     }
 }
 
@@ -145,18 +145,18 @@ async fn main() -> Result<()> {
         Command::Influx(args) => {
             let http = reqwest::Client::new();
             let workload = args.common.workload();
-            let db = format!("wattline_perf_{}", workload.run_id.replace('-', "_"));
+            let db = workload.database();
             let url = &args.common.influx_url;
-            influxql(&http, url, &db, &format!("CREATE DATABASE \"{db}\"")).await?;
+            create_database(&http, url, &db).await?;
             let result = baseline::influx_alone(url, &db, &workload, args.count, 5000, 2).await;
-            influxql(&http, url, &db, &format!("DROP DATABASE \"{db}\"")).await?;
+            drop_database(&http, url, &db).await?;
             println!("{}", serde_json::to_string(&result?)?);
             Ok(())
         }
         Command::Broker(args) => {
             let admin = RabbitAdmin::new(&args.common.rabbit_api)?;
             let workload = args.common.workload();
-            let vhost = format!("wattline-perf-{}", workload.run_id);
+            let vhost = workload.vhost();
             admin.create_vhost(&vhost).await?;
             let url = admin.amqp_url(&args.common.amqp, &vhost);
             let result = baseline::broker_alone(&url, &workload, args.count, 2, 2000).await;

@@ -27,7 +27,9 @@ use crate::load::{self, LoadCounters, LoadSettings};
 use crate::metrics::{quantile_ms, scrape_all, Scrape};
 use crate::plot::{self, Sample};
 use crate::procstat;
-use crate::setup::{influxql, write_service_binary, RabbitAdmin, Replica};
+use crate::setup::{
+    create_database, drop_database, influxql, write_service_binary, RabbitAdmin, Replica,
+};
 use crate::workload::Workload;
 
 /// The queue the write service consumes (its default).
@@ -209,19 +211,13 @@ pub async fn run(settings: RunSettings) -> Result<Report> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
-    let vhost = format!("wattline-perf-{}", workload.run_id);
-    let db = format!("wattline_perf_{}", workload.run_id.replace('-', "_"));
+    let vhost = workload.vhost();
+    let db = workload.database();
     admin.create_vhost(&vhost).await?;
     let amqp_url = admin.amqp_url(&settings.amqp_host_port, &vhost);
 
     let measured = async {
-        influxql(
-            &http,
-            &settings.influx_url,
-            &db,
-            &format!("CREATE DATABASE \"{db}\""),
-        )
-        .await?;
+        create_database(&http, &settings.influx_url, &db).await?;
         measure(&settings, &workload, &http, &amqp_url, &db).await
     };
     // Ctrl-C drops the measurement (its write services are killed on drop)
@@ -233,22 +229,15 @@ pub async fn run(settings: RunSettings) -> Result<Report> {
 
     if !settings.keep {
         let _ = admin.delete_vhost(&vhost).await;
-        let _ = influxql(
-            &http,
-            &settings.influx_url,
-            &db,
-            &format!("DROP DATABASE \"{db}\""),
-        )
-        .await;
+        let _ = drop_database(&http, &settings.influx_url, &db).await;
     }
     result
 }
 
 /// Refuses settings that cannot give a measurement, before anything is created.
 fn check(settings: &RunSettings) -> Result<()> {
-    let w = &settings.workload;
     ensure!(
-        w.households > 0 && w.sockets > 0 && w.readings_per_socket > 0,
+        !settings.workload.is_empty(),
         "the fleet needs at least one household, socket and reading per socket"
     );
     if let Some(rate) = settings.rate {
@@ -763,15 +752,6 @@ mod tests {
         }
     }
 
-    fn workload(households: u32, sockets: u32, readings_per_socket: u32) -> Workload {
-        Workload {
-            households,
-            sockets,
-            readings_per_socket,
-            run_id: "t".into(),
-        }
-    }
-
     #[test]
     fn the_limit_adds_the_two_costs_per_point() {
         // 300k points/s alone, 10k messages/s × 30 readings = 300k points/s alone:
@@ -783,22 +763,26 @@ mod tests {
 
     #[test]
     fn settings_that_cannot_measure_are_refused() {
-        assert!(check(&settings(workload(2, 3, 1))).is_ok());
-        let mut none = settings(workload(2, 3, 1));
+        assert!(check(&settings(Workload::new(2, 3, 1, "t"))).is_ok());
+        let mut none = settings(Workload::new(2, 3, 1, "t"));
         none.rate = None;
         assert!(check(&none).is_ok(), "no rate: as fast as confirms allow");
-        for w in [workload(0, 3, 1), workload(2, 0, 1), workload(2, 3, 0)] {
+        for w in [
+            Workload::new(0, 3, 1, "t"),
+            Workload::new(2, 0, 1, "t"),
+            Workload::new(2, 3, 0, "t"),
+        ] {
             assert!(check(&settings(w)).is_err());
         }
         for rate in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-300] {
-            let mut s = settings(workload(2, 3, 1));
+            let mut s = settings(Workload::new(2, 3, 1, "t"));
             s.rate = Some(rate);
             assert!(check(&s).is_err(), "rate {rate}");
         }
-        let mut s = settings(workload(2, 3, 1));
+        let mut s = settings(Workload::new(2, 3, 1, "t"));
         s.duration = Duration::ZERO;
         assert!(check(&s).is_err());
-        let mut s = settings(workload(2, 3, 1));
+        let mut s = settings(Workload::new(2, 3, 1, "t"));
         s.max_in_flight = 0;
         assert!(check(&s).is_err());
     }
@@ -806,7 +790,7 @@ mod tests {
     #[test]
     fn the_tally_counts_every_series_against_its_confirmed_batches() {
         // 3 households × 2 sockets × 10 readings a batch.
-        let w = workload(3, 2, 10);
+        let w = Workload::new(3, 2, 10, "t");
         let series = |h: u32, s: u32, n: u64| ((w.household_id(h), format!("s{s}")), n);
         let stored = HashMap::from([
             series(0, 0, 20),

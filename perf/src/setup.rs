@@ -111,6 +111,18 @@ pub async fn influxql(
     Ok(body["results"][0].clone())
 }
 
+/// Creates the database `db` (nothing happens if it exists).
+pub async fn create_database(http: &reqwest::Client, influx_url: &str, db: &str) -> Result<()> {
+    influxql(http, influx_url, db, &format!("CREATE DATABASE \"{db}\"")).await?;
+    Ok(())
+}
+
+/// Drops the database `db` with everything in it.
+pub async fn drop_database(http: &reqwest::Client, influx_url: &str, db: &str) -> Result<()> {
+    influxql(http, influx_url, db, &format!("DROP DATABASE \"{db}\"")).await?;
+    Ok(())
+}
+
 /// Percent-encodes everything but unreserved characters.
 pub fn encode(value: &str) -> String {
     value

@@ -21,6 +21,37 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// H households × S sockets × R readings per socket a batch, ids prefixed
+    /// `perf-<run_id>-`.
+    pub fn new(
+        households: u32,
+        sockets: u32,
+        readings_per_socket: u32,
+        run_id: impl Into<String>,
+    ) -> Self {
+        Self {
+            households,
+            sockets,
+            readings_per_socket,
+            run_id: run_id.into(),
+        }
+    }
+
+    /// True when a batch would carry no reading or there is no one to send it.
+    pub fn is_empty(&self) -> bool {
+        self.households == 0 || self.sockets == 0 || self.readings_per_socket == 0
+    }
+
+    /// The RabbitMQ virtual host of this run.
+    pub fn vhost(&self) -> String {
+        format!("wattline-perf-{}", self.run_id)
+    }
+
+    /// The InfluxDB database of this run.
+    pub fn database(&self) -> String {
+        format!("wattline_perf_{}", self.run_id.replace('-', "_"))
+    }
+
     /// Readings in one message (batch).
     pub fn readings_per_message(&self) -> u32 {
         self.sockets * self.readings_per_socket
@@ -71,18 +102,9 @@ impl Workload {
 mod tests {
     use super::*;
 
-    fn workload() -> Workload {
-        Workload {
-            households: 2,
-            sockets: 3,
-            readings_per_socket: 10,
-            run_id: "t".into(),
-        }
-    }
-
     #[test]
     fn batches_round_trip_with_unique_timestamps_per_series() {
-        let w = workload();
+        let w = Workload::new(2, 3, 10, "t");
         let first = w.batch(1, 0, 1_700_000_000_000);
         let second = w.batch(1, 1, 1_700_000_000_010);
         assert_eq!(first.reading_count(), 30);

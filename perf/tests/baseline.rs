@@ -24,12 +24,12 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// 10 households (`PERF_BASELINE_HOUSEHOLDS`) × 3 sockets × 10 readings: 30-reading
 /// messages, as the README's numbers use.
 fn workload() -> Workload {
-    Workload {
-        households: env_or("PERF_BASELINE_HOUSEHOLDS", 10),
-        sockets: 3,
-        readings_per_socket: 10,
-        run_id: testkit::unique_name("baseline"),
-    }
+    Workload::new(
+        env_or("PERF_BASELINE_HOUSEHOLDS", 10),
+        3,
+        10,
+        testkit::unique_name("baseline"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

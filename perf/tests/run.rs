@@ -15,12 +15,7 @@ async fn a_small_run_stores_every_confirmed_reading_once_and_reports_it() {
     let plot = dir.path().join("run.svg");
     let api = testkit::rabbit_api().replacen("http://", "http://guest:guest@", 1);
     let settings = RunSettings {
-        workload: Workload {
-            households: 20,
-            sockets: 3,
-            readings_per_socket: 10,
-            run_id: testkit::unique_name("t").replace('_', "-"),
-        },
+        workload: Workload::new(20, 3, 10, testkit::unique_name("t").replace('_', "-")),
         amqp_host_port: testkit::amqp_host(),
         rabbit_api: api,
         influx_url: testkit::influx_url(),
