@@ -242,35 +242,29 @@ fn encode_run(socket_id: &str, run: &[Reading], base_timestamp_ms: i64) -> v1::S
 /// A delta column being summed back into absolute values, one at a time
 /// (no intermediate vector: a household's minute batch has one reading a
 /// socket, so per-socket allocations would cost more than the readings).
-struct Undelta<'a> {
-    deltas: &'a [i64],
+struct Undelta {
     value: i64,
     column: &'static str,
 }
 
-impl<'a> Undelta<'a> {
-    fn new(deltas: &'a [i64], start: i64, column: &'static str) -> Self {
+impl Undelta {
+    fn new(start: i64, column: &'static str) -> Self {
         Self {
-            deltas,
             value: start,
             column,
         }
     }
 
-    /// The `i`th absolute value (call with i = 0, 1, 2, … in order), `None`
-    /// past the column's end.
-    fn next(&mut self, i: usize, socket: &str) -> Result<Option<i64>, DecodeError> {
-        let Some(delta) = self.deltas.get(i) else {
-            return Ok(None);
-        };
+    /// Adds the next delta and returns the absolute value.
+    fn add(&mut self, delta: i64, socket: &str) -> Result<i64, DecodeError> {
         self.value = self
             .value
-            .checked_add(*delta)
+            .checked_add(delta)
             .ok_or_else(|| DecodeError::Overflow {
                 socket: socket.to_owned(),
                 column: self.column,
             })?;
-        Ok(Some(self.value))
+        Ok(self.value)
     }
 }
 
@@ -298,18 +292,23 @@ fn decode_run(entry: &v1::SocketReadings, base: i64) -> Result<Vec<Reading>, Dec
     check_length(entry, "voltage_dv", entry.voltage_dv.len())?;
     check_length(entry, "current_ma", entry.current_ma.len())?;
 
-    let mut timestamps = Undelta::new(&entry.timestamp_delta_ms, base, "timestamp_delta_ms");
-    let mut power = Undelta::new(&entry.power_delta_dw, 0, "power_delta_dw");
-    let mut energy = Undelta::new(&entry.energy_delta_mwh, 0, "energy_delta_mwh");
+    let mut timestamps = Undelta::new(base, "timestamp_delta_ms");
+    let mut power = Undelta::new(0, "power_delta_dw");
+    let mut energy = Undelta::new(0, "energy_delta_mwh");
     let mut readings = Vec::with_capacity(entry.timestamp_delta_ms.len());
-    for i in 0..entry.timestamp_delta_ms.len() {
-        let timestamp_ms = timestamps.next(i, id)?.unwrap_or_default();
-        // Lengths were checked above: power has a value for every timestamp.
-        let power = power.next(i, id)?.unwrap_or_default();
+    // Lengths were checked above: power has a value for every timestamp.
+    let columns = entry.timestamp_delta_ms.iter().zip(&entry.power_delta_dw);
+    for (i, (&timestamp_delta, &power_delta)) in columns.enumerate() {
+        let timestamp_ms = timestamps.add(timestamp_delta, id)?;
+        let power = power.add(power_delta, id)?;
+        let energy_wh = match entry.energy_delta_mwh.get(i) {
+            Some(&delta) => Some(energy.add(delta, id)? as f64 / MILLI),
+            None => None,
+        };
         readings.push(Reading {
             timestamp_ms,
             watts: power as f64 / DECI,
-            energy_wh: energy.next(i, id)?.map(|e| e as f64 / MILLI),
+            energy_wh,
             voltage_v: entry.voltage_dv.get(i).map(|&v| f64::from(v) / DECI),
             current_a: entry.current_ma.get(i).map(|&c| f64::from(c) / MILLI),
         });
