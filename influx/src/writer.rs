@@ -374,7 +374,7 @@ fn classify(status: StatusCode, body: &str) -> Result<WriteOutcome, WriteError> 
 }
 
 /// InfluxDB's `{"error": "..."}` text, or the raw body when it is not that JSON.
-fn error_text(body: &str) -> String {
+pub(crate) fn error_text(body: &str) -> String {
     serde_json::from_str::<serde_json::Value>(body)
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
@@ -393,7 +393,7 @@ pub fn retention_dropped(message: &str) -> Option<u64> {
 }
 
 /// Cuts `text` to about [`MAX_MESSAGE_CHARS`] characters (on a char boundary).
-fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     match text.char_indices().nth(MAX_MESSAGE_CHARS) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),

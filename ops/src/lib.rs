@@ -5,10 +5,15 @@
 //! - [`secret`]: values (passwords, tokens, broker URLs) that never reach a log;
 //! - [`retry`]: capped exponential backoff with jitter;
 //! - [`amqp`] (feature `amqp`): noticing a dead AMQP connection;
-//! - [`prometheus`] (feature `prometheus`): the metrics recorder and `/metrics`.
+//! - [`prometheus`] (feature `prometheus`): the metrics recorder and `/metrics`;
+//! - [`http`] (feature `http`): the HTTP APIs' JSON error body and their
+//!   404/405 fallbacks.
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
+#[cfg(feature = "http")]
+pub mod http;
+pub mod listen;
 pub mod logging;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
@@ -16,6 +21,7 @@ pub mod retry;
 pub mod secret;
 pub mod shutdown;
 
+pub use listen::{listen, ListenError};
 pub use logging::{init_tracing, LogFormat};
 pub use secret::{AmqpUrl, Secret};
 pub use shutdown::cancel_on_signal;
