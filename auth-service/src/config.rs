@@ -78,6 +78,13 @@ pub struct Config {
     #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "30days", value_parser = humantime::parse_duration)]
     pub refresh_token_ttl: Duration,
 
+    /// How long a refresh token, once exchanged, may be exchanged again without
+    /// counting as reuse: a browser that reloads while its refresh is in flight
+    /// never receives the new cookie and presents the old token again. Beyond
+    /// this window a spent token revokes its family. 0s turns the grace off.
+    #[arg(long, env = "REFRESH_REUSE_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub refresh_reuse_grace: Duration,
+
     /// Lifetime of an invitation to join a household.
     #[arg(long, env = "INVITE_TTL", default_value = "7days", value_parser = humantime::parse_duration)]
     pub invite_ttl: Duration,
@@ -95,6 +102,12 @@ pub struct Config {
     /// (set this only behind a reverse proxy that appends it, such as the dashboard).
     #[arg(long, env = "TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+
+    /// Send the browser session cookie (`wattline_refresh`) without `Secure`, so that
+    /// browsers keep it over plain http. Only for a demo or development on localhost:
+    /// anywhere else, serve https and leave this off.
+    #[arg(long, env = "INSECURE_COOKIES")]
+    pub insecure_cookies: bool,
 
     /// Shortest password accepted.
     #[arg(long, env = "PASSWORD_MIN_LENGTH", default_value_t = 10)]

@@ -4,7 +4,9 @@
 //!   log in and what it may touch (`/internal/rabbitmq/{user,vhost,resource,topic}`,
 //!   form fields in, `allow`/`deny` out);
 //! - the write service asks which household a device belongs to
-//!   (`/internal/devices/{id}`).
+//!   (`/internal/devices/{id}`);
+//! - read-service asks for a household's time zone and tariff
+//!   (`/internal/households/{id}`).
 //!
 //! The broker's own service accounts (the write service, perf, guest in
 //! tests) are RabbitMQ internal users, tried before this backend
@@ -27,6 +29,7 @@ use crate::api::{ApiError, ApiPath, SecretField};
 use crate::credentials::token_matches;
 use crate::store::Store;
 use crate::telemetry;
+use wattline_tariff::Tariff;
 
 /// What the internal handlers share.
 #[derive(Debug, Clone)]
@@ -46,6 +49,7 @@ pub fn router(state: InternalState) -> Router {
         .route("/internal/rabbitmq/resource", post(resource).get(resource))
         .route("/internal/rabbitmq/topic", post(topic).get(topic))
         .route("/internal/devices/{id}", get(device))
+        .route("/internal/households/{id}", get(household))
         .route("/healthz", get(healthz))
         .with_state(state)
 }
@@ -211,6 +215,32 @@ async fn device(
             StatusCode::NOT_FOUND,
             "unknown_device",
             "no such device",
+        )),
+    }
+}
+
+/// A household's settings, for read-service.
+#[derive(Debug, Serialize)]
+struct HouseholdSettings {
+    id: String,
+    time_zone: String,
+    tariff: Option<Tariff>,
+}
+
+async fn household(
+    State(state): State<InternalState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<HouseholdSettings>, ApiError> {
+    match state.store.household(&id).await? {
+        Some(household) => Ok(Json(HouseholdSettings {
+            id: household.id,
+            time_zone: household.time_zone,
+            tariff: household.tariff,
+        })),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_household",
+            "no such household",
         )),
     }
 }

@@ -10,6 +10,7 @@
 //! - [`rate_limit`]: login throttling per account and client;
 //! - [`api`]: the public HTTP API; [`internal`]: the broker's auth backend
 //!   and the device registry, on their own listener;
+//! - [`time_zone`]: households' time zones, checked against jiff's database;
 //! - [`telemetry`] names and counts the metrics.
 //!
 //! `main` parses [`Config`], sets up logging and calls [`run`]; integration
@@ -25,6 +26,7 @@ pub mod passwords;
 pub mod rate_limit;
 pub mod store;
 pub mod telemetry;
+pub mod time_zone;
 
 use std::future::IntoFuture;
 use std::net::SocketAddr;
@@ -45,12 +47,8 @@ pub use config::Config;
 /// Why the service could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] wattline_ops::ListenError),
     #[error("cannot open the database: {0}")]
     Store(#[from] store::StoreError),
     #[error("signing keys: {0}")]
@@ -108,8 +106,10 @@ impl AuthService {
             )),
             settings: Arc::new(Settings {
                 refresh_token_ttl: config.refresh_token_ttl,
+                refresh_reuse_grace: config.refresh_reuse_grace,
                 invite_ttl: config.invite_ttl,
                 trust_forwarded_for: config.trust_forwarded_for,
+                secure_cookies: !config.insecure_cookies,
                 amqp_vhost: config.amqp_vhost.clone(),
             }),
             metrics: telemetry::prometheus(),
@@ -119,8 +119,8 @@ impl AuthService {
             vhost: config.amqp_vhost.as_str().into(),
         };
         Ok(Self {
-            public: bind(config.listen).await?,
-            internal: bind(config.internal_listen).await?,
+            public: wattline_ops::listen(config.listen).await?,
+            internal: wattline_ops::listen(config.internal_listen).await?,
             state,
             internal_state,
         })
@@ -177,10 +177,4 @@ impl AuthService {
         tracing::info!("auth service stopped");
         Ok(())
     }
-}
-
-async fn bind(addr: SocketAddr) -> Result<TcpListener, RunError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| RunError::Listen { addr, source })
 }

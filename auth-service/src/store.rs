@@ -11,7 +11,10 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
+use wattline_tariff::Tariff;
+
 use crate::access_token::Role;
+use crate::time_zone::TimeZoneName;
 use crate::unix_now;
 
 /// A storage failure.
@@ -38,6 +41,15 @@ pub struct User {
     pub created_at: i64,
 }
 
+/// A household's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Household {
+    pub id: String,
+    /// IANA name, as stored (checked on the way in).
+    pub time_zone: String,
+    pub tariff: Option<Tariff>,
+}
+
 /// A registered device (agent).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
@@ -61,8 +73,10 @@ pub struct RefreshToken {
     pub family_id: String,
     pub user_id: String,
     pub expires_at: i64,
-    /// Used (exchanged for the next one) or revoked: presenting it again is reuse.
-    pub spent: bool,
+    /// When it was exchanged for the next one (Unix seconds), if it was.
+    pub used_at: Option<i64>,
+    /// Revoked (logout, reuse, password change): never valid again.
+    pub revoked: bool,
 }
 
 /// A refresh token to store.
@@ -122,12 +136,19 @@ impl Store {
 
     // --- accounts -------------------------------------------------------
 
-    /// Creates a household and its owner. `Conflict` if the email is taken.
-    pub async fn create_owner(&self, user: &User, password_hash: &str) -> Result<()> {
+    /// Creates a household in `time_zone` (no tariff) and its owner.
+    /// `Conflict` if the email is taken.
+    pub async fn create_owner(
+        &self,
+        user: &User,
+        password_hash: &str,
+        time_zone: &TimeZoneName,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO households (id, created_at) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO households (id, created_at, time_zone) VALUES ($1, $2, $3)")
             .bind(&user.household_id)
             .bind(user.created_at)
+            .bind(time_zone.as_str())
             .execute(&mut *tx)
             .await?;
         insert_user(&mut tx, user, password_hash).await?;
@@ -254,6 +275,54 @@ impl Store {
         Ok(())
     }
 
+    /// A household's settings.
+    pub async fn household(&self, household_id: &str) -> Result<Option<Household>> {
+        let row: Option<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT id, time_zone, tariff FROM households WHERE id = $1")
+                .bind(household_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(id, time_zone, tariff)| {
+            let tariff = tariff
+                .map(|json| serde_json::from_str(&json))
+                .transpose()
+                .map_err(|error| {
+                    sqlx::Error::Decode(
+                        format!("household {id}: stored tariff unreadable: {error}").into(),
+                    )
+                })?;
+            Ok(Household {
+                id,
+                time_zone,
+                tariff,
+            })
+        })
+        .transpose()
+    }
+
+    /// Replaces a household's time zone and tariff; `false` if there is no
+    /// such household.
+    pub async fn set_household_settings(
+        &self,
+        household_id: &str,
+        time_zone: &TimeZoneName,
+        tariff: Option<&Tariff>,
+    ) -> Result<bool> {
+        let tariff = tariff
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|error| sqlx::Error::Encode(error.into()))?;
+        let updated =
+            sqlx::query("UPDATE households SET time_zone = $1, tariff = $2 WHERE id = $3")
+                .bind(time_zone.as_str())
+                .bind(tariff)
+                .bind(household_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(updated == 1)
+    }
+
     /// The household's members, oldest first.
     pub async fn members(&self, household_id: &str) -> Result<Vec<User>> {
         sqlx::query(&format!(
@@ -296,8 +365,11 @@ impl Store {
         insert_refresh_token(&mut *self.pool.acquire().await?, token).await
     }
 
-    /// Spends the unspent token `spent_hash` and stores its successor, in
-    /// one transaction; `false` (nothing stored) if it was spent meanwhile.
+    /// Spends the token `spent_hash` (unused, or used no earlier than
+    /// `used_since`: the reuse grace) and stores its successor, in one
+    /// transaction; `false` (nothing stored) if it was revoked or spent
+    /// before `used_since` meanwhile. The first use's time is kept, so the
+    /// grace does not stretch with each use.
     ///
     /// One transaction, so that a concurrent use of the same token, which
     /// finds it spent and revokes the family, also revokes the successor:
@@ -305,15 +377,18 @@ impl Store {
     pub async fn rotate_refresh_token(
         &self,
         spent_hash: &str,
+        used_since: i64,
         next: &NewRefreshToken<'_>,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let spent = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1 \
-             WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL",
+            "UPDATE refresh_tokens SET used_at = COALESCE(used_at, $1) \
+             WHERE token_hash = $2 AND revoked_at IS NULL \
+             AND (used_at IS NULL OR used_at >= $3)",
         )
         .bind(unix_now())
         .bind(spent_hash)
+        .bind(used_since)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -335,13 +410,13 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.map(|row| {
-            let used: Option<i64> = row.try_get("used_at")?;
             let revoked: Option<i64> = row.try_get("revoked_at")?;
             Ok(RefreshToken {
                 family_id: row.try_get("family_id")?,
                 user_id: row.try_get("user_id")?,
                 expires_at: row.try_get("expires_at")?,
-                spent: used.is_some() || revoked.is_some(),
+                used_at: row.try_get("used_at")?,
+                revoked: revoked.is_some(),
             })
         })
         .transpose()

@@ -3,6 +3,7 @@
 
 use metrics::{counter, describe_counter, describe_histogram, Unit};
 use metrics_exporter_prometheus::PrometheusHandle;
+use wattline_ops::prometheus::HttpMetrics;
 
 use crate::access_token::Role;
 
@@ -15,6 +16,12 @@ pub mod names {
     pub const REFRESHES: &str = "wattline_auth_refreshes_total";
     pub const BROKER_DECISIONS: &str = "wattline_auth_broker_decisions_total";
 }
+
+/// The HTTP API's request metrics.
+pub const HTTP_METRICS: HttpMetrics = HttpMetrics {
+    requests: names::HTTP_REQUESTS,
+    duration: names::HTTP_DURATION,
+};
 
 /// Installs the recorder (once per process) and describes the metrics.
 pub fn prometheus() -> PrometheusHandle {
@@ -35,7 +42,7 @@ pub fn prometheus() -> PrometheusHandle {
     describe_counter!(REGISTRATIONS, "Accounts created, by role");
     describe_counter!(
         REFRESHES,
-        "Refresh attempts, by outcome (ok, unknown, expired, reused)"
+        "Refresh attempts, by outcome (ok, missing, unknown, expired, reused)"
     );
     describe_counter!(
         BROKER_DECISIONS,

@@ -5,20 +5,28 @@
 //! token. Refresh tokens rotate: each use spends the token and returns the
 //! next one of the same family; presenting a spent token again means it was
 //! copied, so the whole family is revoked and both holders must log in again.
+//!
+//! Every new session also sets the refresh token as the browser's
+//! [`session_cookie`]; refresh and logout take the token from the JSON body
+//! if it has one, else from that cookie.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::ErrorBody;
-use super::{normalise_email, ApiError, ApiJson, AppState, Caller, ClientAddr, SecretField};
+use super::{
+    normalise_email, session_cookie, settings, ApiError, ApiJson, AppState, Caller, ClientAddr,
+    OptionalApiJson, SecretField,
+};
 use crate::access_token::Role;
 use crate::credentials::{new_id, new_token, token_hash};
 use crate::store::{NewRefreshToken, RefreshToken, User};
 use crate::telemetry;
+use crate::time_zone::TimeZoneName;
 use crate::unix_now;
 
 /// Registration: a new household with you as its owner, or, with an
@@ -32,6 +40,11 @@ pub struct RegisterRequest {
     /// The token from an invitation (POST /api/household/invites).
     #[serde(default)]
     pub invite_token: Option<SecretField>,
+    /// The new household's IANA time zone (default `UTC`); ignored with an
+    /// invite, as the household already has one.
+    #[serde(default)]
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: Option<String>,
 }
 
 /// Login with email and password.
@@ -43,11 +56,13 @@ pub struct LoginRequest {
     pub password: SecretField,
 }
 
-/// A refresh token (to refresh, or to revoke at logout).
+/// A refresh token (to refresh, or to revoke at logout). Browsers leave it
+/// out (or send no body at all): then the `wattline_refresh` cookie is used.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    pub refresh_token: SecretField,
+    #[serde(default)]
+    pub refresh_token: Option<SecretField>,
 }
 
 /// A password change.
@@ -75,6 +90,7 @@ pub struct TokenResponse {
     /// Seconds the access token is valid.
     pub expires_in: u64,
     /// Single use: exchange it at /api/auth/refresh for the next session.
+    /// Also set as the HttpOnly cookie `wattline_refresh` (Path=/api/auth).
     pub refresh_token: SecretField,
     /// Seconds the refresh token is valid.
     pub refresh_expires_in: u64,
@@ -112,9 +128,10 @@ fn bad_credentials() -> ApiError {
 #[utoipa::path(post, path = "/api/auth/register", tag = "accounts",
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "Registered and logged in", body = TokenResponse),
+        (status = 201, description = "Registered and logged in; sets the `wattline_refresh` cookie", body = TokenResponse),
         (status = 400, description = "Bad email, weak password or invalid invite", body = ErrorBody),
         (status = 409, description = "Email already registered", body = ErrorBody),
+        (status = 422, description = "Unknown time zone (`invalid_time_zone`) or a malformed body", body = ErrorBody),
         (status = 429, description = "Too many attempts from this address", body = ErrorBody),
     ))]
 pub async fn register(
@@ -127,6 +144,10 @@ pub async fn register(
         .check_client(client)
         .map_err(ApiError::rate_limited)?;
     let email = normalise_email(&request.email)?;
+    let time_zone = match (&request.time_zone, &request.invite_token) {
+        (Some(name), None) => settings::time_zone(name)?,
+        _ => TimeZoneName::utc(),
+    };
     let password = request.password.secret();
     state
         .passwords
@@ -142,7 +163,10 @@ pub async fn register(
     };
     let user = match request.invite_token {
         None => {
-            state.store.create_owner(&user, &password_hash).await?;
+            state
+                .store
+                .create_owner(&user, &password_hash, &time_zone)
+                .await?;
             user
         }
         Some(invite) => state
@@ -165,7 +189,7 @@ pub async fn register(
 #[utoipa::path(post, path = "/api/auth/login", tag = "accounts",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in", body = TokenResponse),
+        (status = 200, description = "Logged in; sets the `wattline_refresh` cookie", body = TokenResponse),
         (status = 401, description = "Wrong email or password (one answer for both)", body = ErrorBody),
         (status = 429, description = "Too many attempts for this account or from this address", body = ErrorBody),
     ))]
@@ -200,14 +224,16 @@ pub async fn login(
 }
 
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "accounts",
-    request_body = RefreshRequest,
+    request_body(content = Option<RefreshRequest>, description = "The refresh token; without it (or without a body) the `wattline_refresh` cookie"),
+    params(("wattline_refresh" = Option<String>, Cookie, description = "The refresh token, for browsers")),
     responses(
-        (status = 200, description = "The next session; the presented refresh token is spent", body = TokenResponse),
-        (status = 401, description = "Unknown, expired or reused refresh token (reuse revokes its family)", body = ErrorBody),
+        (status = 200, description = "The next session, with a new `wattline_refresh` cookie; the presented refresh token is spent", body = TokenResponse),
+        (status = 401, description = "No, unknown, expired or reused refresh token (reuse revokes its family)", body = ErrorBody),
     ))]
 pub async fn refresh(
     State(state): State<AppState>,
-    ApiJson(request): ApiJson<RefreshRequest>,
+    headers: HeaderMap,
+    OptionalApiJson(request): OptionalApiJson<RefreshRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let refused = |outcome: &'static str| {
         telemetry::refresh(outcome);
@@ -216,11 +242,18 @@ pub async fn refresh(
             "the refresh token is invalid, expired or already used; log in again",
         )
     };
-    let hash = token_hash(request.refresh_token.expose());
+    let Some(presented) = presented_token(request, &headers) else {
+        telemetry::refresh("missing");
+        return Err(missing_token());
+    };
+    let hash = token_hash(presented.expose());
     let Some(token) = state.store.refresh_token(&hash).await? else {
         return Err(refused("unknown"));
     };
-    if token.spent {
+    // A token used within the grace is exchanged again (see
+    // `Config::refresh_reuse_grace`); used before it, or revoked, it is reuse.
+    let used_since = unix_now() - grace_seconds(&state);
+    if token.revoked || token.used_at.is_some_and(|used| used < used_since) {
         revoke_reused(&state, &token).await?;
         return Err(refused("reused"));
     }
@@ -235,6 +268,7 @@ pub async fn refresh(
         .store
         .rotate_refresh_token(
             &hash,
+            used_since,
             &NewRefreshToken {
                 token_hash: &token_hash(&next),
                 family_id: &token.family_id,
@@ -251,6 +285,15 @@ pub async fn refresh(
     Ok(session(&state, &user, next))
 }
 
+/// The refresh reuse grace in whole seconds (token times are Unix seconds);
+/// with no grace, -1, so that a token used this very second is reuse too.
+fn grace_seconds(state: &AppState) -> i64 {
+    match state.settings.refresh_reuse_grace.as_secs() {
+        0 => -1,
+        seconds => i64::try_from(seconds).unwrap_or(i64::MAX / 2),
+    }
+}
+
 /// Revokes the family of a token presented after it was spent, or spent by
 /// a concurrent request just now: either way two parties hold it, so neither
 /// may keep the session.
@@ -262,17 +305,43 @@ async fn revoke_reused(state: &AppState, token: &RefreshToken) -> Result<(), Api
 }
 
 #[utoipa::path(post, path = "/api/auth/logout", tag = "accounts",
-    request_body = RefreshRequest,
-    responses((status = 204, description = "The refresh token and its family are revoked (also when unknown)")))]
+    request_body(content = Option<RefreshRequest>, description = "The refresh token; without it (or without a body) the `wattline_refresh` cookie"),
+    params(("wattline_refresh" = Option<String>, Cookie, description = "The refresh token, for browsers")),
+    responses(
+        (status = 204, description = "The refresh token and its family are revoked (also when unknown); the cookie is cleared"),
+        (status = 401, description = "Neither a body token nor the cookie", body = ErrorBody),
+    ))]
 pub async fn logout(
     State(state): State<AppState>,
-    ApiJson(request): ApiJson<RefreshRequest>,
-) -> Result<StatusCode, ApiError> {
-    let hash = token_hash(request.refresh_token.expose());
+    headers: HeaderMap,
+    OptionalApiJson(request): OptionalApiJson<RefreshRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let presented = presented_token(request, &headers).ok_or_else(missing_token)?;
+    let hash = token_hash(presented.expose());
     if let Some(token) = state.store.refresh_token(&hash).await? {
         state.store.revoke_family(&token.family_id).await?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(
+            header::SET_COOKIE,
+            session_cookie::clear(state.settings.secure_cookies),
+        )],
+    ))
+}
+
+/// The refresh token a request presents: the body's, else the cookie's.
+fn presented_token(body: Option<RefreshRequest>, headers: &HeaderMap) -> Option<SecretField> {
+    body.and_then(|body| body.refresh_token)
+        .or_else(|| session_cookie::read(headers))
+}
+
+/// Refresh or logout with no token at all: the same code as a bad token.
+fn missing_token() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_refresh_token",
+        "no refresh token: send refresh_token in the body or the wattline_refresh cookie",
+    )
 }
 
 #[utoipa::path(get, path = "/api/auth/me", tag = "accounts",
@@ -389,8 +458,14 @@ fn refresh_expires_at(state: &AppState) -> i64 {
     unix_now().saturating_add(ttl)
 }
 
-/// The response carrying a new access token and the (stored) `refresh_token`.
+/// The response carrying a new access token and the (stored) `refresh_token`,
+/// in the body for API clients and in the cookie for browsers.
 fn session(state: &AppState, user: &User, refresh_token: String) -> impl IntoResponse + use<> {
+    let cookie = session_cookie::set(
+        &refresh_token,
+        state.settings.refresh_token_ttl,
+        state.settings.secure_cookies,
+    );
     let body = TokenResponse {
         access_token: SecretField::from(state.tokens.issue(
             &user.id,
@@ -404,5 +479,11 @@ fn session(state: &AppState, user: &User, refresh_token: String) -> impl IntoRes
         user: Me::from(user),
     };
     // RFC 6749 5.1: responses carrying tokens must not be cached.
-    ([(header::CACHE_CONTROL, "no-store")], Json(body))
+    (
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::SET_COOKIE, cookie),
+        ],
+        Json(body),
+    )
 }

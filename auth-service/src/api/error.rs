@@ -1,54 +1,43 @@
 //! The API's errors: a status and a JSON body
-//! `{"error": {"code": "...", "message": "..."}}` for every failure,
+//! `{"error": {"code": "...", "message": "..."}}` (`wattline_ops::http`) for
+//! every failure,
 //! including requests axum refuses before a handler runs (bad JSON, wrong
 //! content type, bodies over the limit, unknown routes).
 
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+use wattline_ops::http;
+pub use wattline_ops::http::ErrorBody;
 
 use crate::rate_limit::RetryAfter;
 use crate::store::StoreError;
 
-/// A failed request.
+/// A failed request: the shared error answer, and `Retry-After` when rate
+/// limited.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+    error: http::ApiError,
     retry_after: Option<RetryAfter>,
 }
 
-/// The body of every error response.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-/// What went wrong: a stable machine-readable code and a sentence for people.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    #[schema(example = "invalid_credentials")]
-    pub code: &'static str,
-    pub message: String,
+impl From<http::ApiError> for ApiError {
+    fn from(error: http::ApiError) -> Self {
+        Self {
+            error,
+            retry_after: None,
+        }
+    }
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
+        http::ApiError::new(status, code, message).into()
     }
 
     /// 400 with a code naming the problem.
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+        http::ApiError::invalid(code, message).into()
     }
 
     /// 401: no, or no valid, credentials. The message never says which part
@@ -69,11 +58,7 @@ impl ApiError {
     /// 404 for `what` (also for other households' things: their existence
     /// is not revealed).
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no such {what}"),
-        )
+        http::ApiError::not_found(what).into()
     }
 
     /// 429 with `Retry-After`.
@@ -102,31 +87,18 @@ impl ApiError {
     }
 
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.error.status()
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            Json(ErrorBody {
-                error: ErrorDetail {
-                    code: self.code,
-                    message: self.message,
-                },
-            }),
-        )
-            .into_response();
-        let headers = response.headers_mut();
+        let mut response = self.error.into_response();
         if let Some(retry_after) = self.retry_after {
-            headers.insert(
+            response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(retry_after.seconds()),
             );
-        }
-        if self.status == StatusCode::UNAUTHORIZED {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }

@@ -1,17 +1,17 @@
 //! What other programs read: the JWKS (read-service verifies tokens with
-//! it), the OpenAPI document, `/healthz`, `/metrics`, and the JSON answers
-//! for unknown routes and methods.
+//! it), the OpenAPI document and `/healthz` (`/metrics` and the JSON answers
+//! for unknown routes and methods are `wattline_ops`'s).
 
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Serialize;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
+use wattline_ops::http::BearerAuth;
 
 use super::error::ErrorBody;
-use super::{accounts, devices, household, ApiError, AppState};
+use super::{accounts, devices, household, settings, AppState};
 use crate::keys::Jwks;
 
 #[derive(OpenApi)]
@@ -23,6 +23,7 @@ use crate::keys::Jwks;
     paths(
         accounts::register, accounts::login, accounts::refresh, accounts::logout,
         accounts::me, accounts::change_password, accounts::delete_account,
+        settings::get, settings::put,
         household::members, household::invite, household::remove_member,
         devices::list, devices::create, devices::get, devices::rename,
         devices::rotate_secret, devices::delete, devices::name_socket,
@@ -32,30 +33,12 @@ use crate::keys::Jwks;
     modifiers(&BearerAuth),
     tags(
         (name = "accounts", description = "Register, log in, sessions, password, deletion"),
-        (name = "household", description = "Members and invitations"),
+        (name = "household", description = "Settings (time zone, tariff), members and invitations"),
         (name = "devices", description = "Agents, their secrets, socket names"),
         (name = "meta", description = "Keys and health"),
     )
 )]
 struct ApiDoc;
-
-/// Declares the `bearer` scheme the paths refer to.
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
 
 /// The OpenAPI document (built per request: it is small and rarely asked for).
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
@@ -106,21 +89,4 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>
             )
         }
     }
-}
-
-/// Prometheus text.
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    wattline_ops::prometheus::render(&state.metrics)
-}
-
-pub async fn not_found() -> ApiError {
-    ApiError::not_found("route")
-}
-
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this route does not take that method",
-    )
 }

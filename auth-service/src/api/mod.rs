@@ -1,6 +1,8 @@
-//! The public HTTP API: accounts ([`accounts`]), the household's members
-//! ([`household`]), devices and socket names ([`devices`]), and the
-//! documents others read ([`meta`]: JWKS, OpenAPI, health, metrics).
+//! The public HTTP API: accounts ([`accounts`], with the browser's
+//! [`session_cookie`]), the household's members ([`household`]) and
+//! settings ([`settings`]: time zone, tariff), devices and socket names
+//! ([`devices`]), and the documents others read ([`meta`]: JWKS, OpenAPI,
+//! health; `wattline_ops`: metrics).
 //!
 //! Every handler gets the shared [`AppState`]; who is calling comes from the
 //! [`Caller`] extractor (a verified access token), and every change checks
@@ -12,25 +14,28 @@ pub mod devices;
 pub mod error;
 pub mod household;
 pub mod meta;
+pub mod session_cookie;
+pub mod settings;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, Method, Request, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::http::{header, Request, StatusCode};
+use axum::middleware;
 use axum::routing::{get, post, put};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::timeout::TimeoutLayer;
+use wattline_ops::{http, prometheus};
 
 use crate::access_token::{AccessClaims, AccessTokens, Role};
 use crate::passwords::Passwords;
 use crate::rate_limit::Limits;
 use crate::store::{Store, User};
+use crate::telemetry;
 pub use error::ApiError;
 
 /// Largest request body accepted: every request here is a few short fields.
@@ -53,8 +58,12 @@ pub struct AppState {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub refresh_token_ttl: Duration,
+    /// See `Config::refresh_reuse_grace`.
+    pub refresh_reuse_grace: Duration,
     pub invite_ttl: Duration,
     pub trust_forwarded_for: bool,
+    /// Whether the session cookie carries `Secure` (off only for plain-http demos).
+    pub secure_cookies: bool,
     pub amqp_vhost: String,
 }
 
@@ -101,6 +110,8 @@ pub fn router(state: AppState) -> Router {
             get(accounts::me).delete(accounts::delete_account),
         )
         .route("/api/auth/password", post(accounts::change_password))
+        .route("/api/household", get(settings::get))
+        .route("/api/household/settings", put(settings::put))
         .route("/api/household/members", get(household::members))
         .route(
             "/api/household/members/{user_id}",
@@ -122,10 +133,13 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/jwks.json", get(meta::jwks))
         .route("/api/openapi.json", get(meta::openapi))
         .route("/healthz", get(meta::healthz))
-        .route("/metrics", get(meta::metrics))
-        .fallback(meta::not_found)
-        .method_not_allowed_fallback(meta::method_not_allowed)
-        .layer(middleware::from_fn(count_requests))
+        .route("/metrics", prometheus::route(state.metrics.clone()))
+        .fallback(http::route_not_found::<ApiError>)
+        .method_not_allowed_fallback(http::method_not_allowed::<ApiError>)
+        .layer(middleware::from_fn_with_state(
+            telemetry::HTTP_METRICS,
+            prometheus::count_requests,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -134,42 +148,31 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Counts requests and their latency by route and status.
-async fn count_requests(request: Request<axum::body::Body>, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    // Clients may send any method name: only the standard ones become label
-    // values, so a scanner cannot grow the metrics without bound.
-    let method = match *request.method() {
-        Method::GET
-        | Method::POST
-        | Method::PUT
-        | Method::PATCH
-        | Method::DELETE
-        | Method::HEAD
-        | Method::OPTIONS => request.method().as_str(),
-        _ => "other",
-    }
-    .to_owned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let labels = [
-        ("route", route),
-        ("method", method),
-        ("status", response.status().as_u16().to_string()),
-    ];
-    metrics::counter!(crate::telemetry::names::HTTP_REQUESTS, &labels).increment(1);
-    metrics::histogram!(crate::telemetry::names::HTTP_DURATION, &labels[..2])
-        .record(started.elapsed().as_secs_f64());
-    response
-}
-
 /// A JSON body; refusals are [`ApiError`]s (JSON bodies too).
 #[derive(Debug, FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
+
+/// A JSON body that may be left out: `None` when the request has no
+/// `Content-Type` (a browser's bodiless POST); otherwise it must be JSON,
+/// with the same refusals as [`ApiJson`].
+#[derive(Debug)]
+pub struct OptionalApiJson<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request<axum::body::Body>, state: &S) -> Result<Self, ApiError> {
+        let body =
+            <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(request, state)
+                .await?;
+        Ok(Self(body.map(|axum::Json(body)| body)))
+    }
+}
 
 /// Path parameters; refusals are [`ApiError`]s.
 #[derive(Debug, FromRequestParts)]

@@ -167,9 +167,10 @@ async fn account_lifecycle_body(db: Db) {
     auth.stop().await;
 }
 
-/// A refresh token used twice revokes its whole family, the newer tokens too.
+/// A refresh token used twice revokes its whole family, the newer tokens too
+/// (without the reuse grace, which the next test covers).
 async fn refresh_token_reuse_body(db: Db) {
-    let auth = Auth::start(db, &[]).await;
+    let auth = Auth::start(db, &["--refresh-reuse-grace=0s"]).await;
     let first = auth.register("ann@example.org").await;
     let second = expect_json(auth.refresh(&first.refresh).await, StatusCode::OK).await;
     let second_token = second["refresh_token"].as_str().unwrap().to_owned();
@@ -196,6 +197,40 @@ async fn refresh_token_reuse_body(db: Db) {
     assert_eq!(auth.refresh(&other_token).await.status(), StatusCode::OK);
     assert_eq!(
         auth.refresh("made-up").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// Within the reuse grace a spent refresh token is exchanged again (a browser
+/// reloaded while its refresh was in flight, and never got the new cookie)
+/// and nothing is revoked; after the grace, the same token is reuse.
+#[tokio::test]
+async fn a_spent_refresh_token_is_honoured_within_the_grace_only() {
+    let auth = Auth::start(Db::Sqlite, &["--refresh-reuse-grace=2s"]).await;
+    let first = auth.register("ann@example.org").await;
+    let second = expect_json(auth.refresh(&first.refresh).await, StatusCode::OK).await;
+    let second_token = second["refresh_token"].as_str().unwrap().to_owned();
+
+    let again = expect_json(auth.refresh(&first.refresh).await, StatusCode::OK).await;
+    let third_token = again["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(
+        third_token, second_token,
+        "each exchange issues a new token"
+    );
+    // Both successors work: nothing was revoked.
+    let second_next = expect_json(auth.refresh(&second_token).await, StatusCode::OK).await;
+    assert_eq!(auth.refresh(&third_token).await.status(), StatusCode::OK);
+
+    // Token times are whole seconds: 3.5 s is past a 2 s grace for sure.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(
+        expect_error(auth.refresh(&first.refresh).await, StatusCode::UNAUTHORIZED).await,
+        "invalid_refresh_token"
+    );
+    // Reuse after the grace revoked the family, newest tokens included.
+    let newest = second_next["refresh_token"].as_str().unwrap();
+    assert_eq!(
+        auth.refresh(newest).await.status(),
         StatusCode::UNAUTHORIZED
     );
 }
@@ -410,11 +445,25 @@ async fn operations_endpoints_answer() {
         "/api/auth/me",
         "/api/devices",
         "/api/devices/{id}",
+        "/api/household",
+        "/api/household/settings",
         "/.well-known/jwks.json",
     ] {
         assert!(
             openapi["paths"].get(path).is_some(),
             "{path} missing from the OpenAPI document"
+        );
+    }
+    for schema in [
+        "Tariff",
+        "Band",
+        "LocalTime",
+        "HouseholdView",
+        "SettingsRequest",
+    ] {
+        assert!(
+            openapi["components"]["schemas"].get(schema).is_some(),
+            "schema {schema} missing from the OpenAPI document"
         );
     }
     let jwks = expect_json(

@@ -4,8 +4,11 @@
 //!
 //! - [`accounts`]: the account lifecycle, refresh-token rotation and reuse,
 //!   rate limits, malformed requests, the operations endpoints;
+//! - [`cookies`]: the browser's session cookie at login, refresh, logout;
 //! - [`tokens`]: forged, expired and foreign access tokens;
 //! - [`devices`]: devices, socket names, read-only members, other households;
+//! - [`settings`]: the household's time zone and tariff, and read-service's
+//!   internal view of them;
 //! - [`broker`]: device logins and permissions in a real RabbitMQ;
 //! - [`process`]: the binary's `--help`, SIGTERM, and logs free of secrets;
 //! - [`end_to_end`]: two households' agents → RabbitMQ → write-service →
@@ -18,8 +21,10 @@
 
 mod accounts;
 mod broker;
+mod cookies;
 mod devices;
 mod end_to_end;
 mod process;
+mod settings;
 mod support;
 mod tokens;
