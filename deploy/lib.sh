@@ -1,4 +1,4 @@
-# Helpers shared by deploy/stack.sh and deploy/demo.sh (sourced; each script
+# Helpers shared by the deploy scripts (sourced; each script
 # defines its own `log`).
 
 # Whether a TCP port accepts connections: `port` (on loopback) or `host:port`.
@@ -28,4 +28,25 @@ wait_for() { # seconds what condition pid logfile command...
     fi
     sleep 0.3
   done
+}
+
+# Builds the dashboard (web/dist) from web/package-lock.json. `npm ci` wipes
+# and refetches node_modules, so it runs only when the lockfile changed since
+# the last one (the stamp holds its hash).
+build_web() { # root
+  local web=$1/web lock_hash node_version
+  node_version=$(node --version 2>/dev/null) || { log "node is missing (deploy/stack.sh installs it)"; exit 1; }
+  # Vite needs Node.js 20.19 or newer (Debian 12's own nodejs is 18).
+  if ! printf '%s\n' "${node_version#v}" | awk -F. '{ exit !($1 > 20 || ($1 == 20 && $2 >= 19)) }'; then
+    log "the dashboard's build needs Node.js 20.19 or newer, this is $node_version"
+    exit 1
+  fi
+  lock_hash=$(sha256sum "$web/package-lock.json" | cut -d' ' -f1)
+  if [[ $(cat "$web/node_modules/.wattline-lock-hash" 2>/dev/null) != "$lock_hash" ]]; then
+    log "npm ci (web/)"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+    printf '%s\n' "$lock_hash" >"$web/node_modules/.wattline-lock-hash"
+  fi
+  log "building the dashboard (web/dist)"
+  (cd "$web" && npm run --silent build >/dev/null)
 }

@@ -3,7 +3,8 @@
 # (apt), starts RabbitMQ, InfluxDB and PostgreSQL if they are not running,
 # configures them (RabbitMQ asks auth-service about devices and has a service
 # account for the write service; the InfluxDB database; PostgreSQL's role and
-# database for auth-service and the tests), and builds the workspace.
+# database for auth-service and the tests), and builds the workspace and the
+# dashboard (web/dist).
 # Idempotent, and fast when all is there.
 #
 #   deploy/stack.sh            # install, start, configure, build (debug)
@@ -47,7 +48,7 @@ mkdir -p "$STATE"
 
 log() { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }
 
-# port_open, port_closed, wait_for
+# port_open, port_closed, wait_for, build_web
 # shellcheck source=deploy/lib.sh
 . "$ROOT/deploy/lib.sh"
 
@@ -80,6 +81,8 @@ install_packages() {
   command -v curl >/dev/null || missing+=(curl)
   command -v cc >/dev/null || missing+=(build-essential)
   command -v pkg-config >/dev/null || missing+=(pkg-config)
+  # The dashboard's build (web/: TypeScript, Vite) and its browser test.
+  command -v npm >/dev/null || missing+=(nodejs npm)
   ((${#missing[@]} == 0)) && return
   need_root "missing ${missing[*]}"
   log "installing ${missing[*]}"
@@ -308,6 +311,7 @@ case $build in
   debug) log "building"; (cd "$ROOT" && cargo build --workspace --quiet) ;;
   release) log "building (release)"; (cd "$ROOT" && cargo build --workspace --release --quiet) ;;
 esac
+[[ $build == none ]] || build_web "$ROOT"
 log "ready: amqp://guest:guest@127.0.0.1:5672/%2f  \
 write service: amqp://$WRITER_USER:<$WRITER_PASSWORD_FILE>@127.0.0.1:5672/%2f  \
 http://127.0.0.1:8086 (db $INFLUX_DB)  $PG_URL"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Wattline test against real servers: starts the local stack
-# (installing it on a fresh Debian machine), then formatting, lints, and the
-# whole workspace's unit and integration tests.
+# (installing it on a fresh Debian machine), then formatting, lints, the
+# dashboard's build (and Chromium for its browser test), and the whole
+# workspace's unit and integration tests.
 #
 #   deploy/test.sh              # everything
 #   deploy/test.sh -p write-service   # extra args go to `cargo test`
@@ -13,12 +14,32 @@ cd "$ROOT"
 [[ -x $HOME/.cargo/bin/cargo ]] && export PATH=$HOME/.cargo/bin:$PATH
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+log() { printf '\033[1m[test]\033[0m %s\n' "$*" >&2; }
+# build_web
+# shellcheck source=deploy/lib.sh
+. "$ROOT/deploy/lib.sh"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "the dashboard: Chromium, npm ci, npm run build"
+# The browser test (web/tests/browser.rs) drives Debian's Chromium (never a
+# browser a tool downloads) and serves the built dashboard (web/dist).
+if ! command -v chromium >/dev/null; then
+  [[ $(id -u) == 0 ]] || { echo "chromium is missing: run this script as root" >&2; exit 1; }
+  STATE=${WATTLINE_STATE:-$ROOT/.wattline}
+  mkdir -p "$STATE"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q chromium >"$STATE/apt-chromium.log" 2>&1 ||
+    { tail -20 "$STATE/apt-chromium.log"; exit 1; }
+fi
+CHROMIUM=${CHROMIUM:-$(command -v chromium)}
+export CHROMIUM
+build_web "$ROOT"
 
 step "cargo test"
 # Integration tests start real processes and talk to real servers; two at a
