@@ -4,6 +4,8 @@
 //! - [`load`]: publishing them as agents do (confirms, persistent);
 //! - [`baseline`]: InfluxDB alone and RabbitMQ alone, with the same data;
 //! - [`run`]: the pipeline run, its report and the exactly-once check;
+//! - [`read`]: `perf read`, dashboard users against read-service beside
+//!   the same InfluxQL straight to InfluxDB (its own submodules);
 //! - [`amqp`]: RabbitMQ calls with every wait bounded;
 //! - [`setup`] (the run's vhost, database and write services),
 //!   [`metrics`] (the write services' counters and latency histogram),
@@ -15,6 +17,7 @@ pub mod load;
 pub mod metrics;
 pub mod plot;
 pub mod procstat;
+pub mod read;
 pub mod run;
 pub mod setup;
 pub mod workload;

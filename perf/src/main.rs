@@ -3,7 +3,9 @@
 //! `perf run` drives the whole pipeline (publishers → RabbitMQ → write
 //! service(s) → InfluxDB) and, in the same run, InfluxDB alone and RabbitMQ
 //! alone with the same data, so the answer is a ratio to what the machine
-//! allows; `perf influx` and `perf broker` run one baseline.
+//! allows; `perf influx` and `perf broker` run one baseline. `perf read`
+//! does the same for the query side: dashboard users against read-service,
+//! beside the same InfluxQL sent straight to InfluxDB.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +37,60 @@ enum Command {
     Influx(BaselineArgs),
     /// RabbitMQ alone: the fleet's messages through a queue, confirms and manual acks.
     Broker(BaselineArgs),
+    /// Dashboard users against read-service, beside the same InfluxQL straight to InfluxDB.
+    Read(ReadArgs),
+}
+
+#[derive(Debug, Args)]
+struct ReadArgs {
+    /// InfluxDB base URL (perf read uses a database of its own there).
+    #[arg(long, env = "INFLUX_URL", default_value = "http://127.0.0.1:8086")]
+    influx_url: String,
+    /// Households, each registered in auth-service with a year of history.
+    #[arg(long, default_value_t = 20)]
+    households: u32,
+    /// Sockets per household.
+    #[arg(long, default_value_t = 30)]
+    sockets: u32,
+    /// Days of minute rollups (hour rollups cover a year, raw readings a day).
+    #[arg(long, default_value_t = 30)]
+    minute_days: u32,
+    /// Concurrent dashboard users (and InfluxDB-alone workers).
+    #[arg(long, default_value_t = 16)]
+    users: usize,
+    /// Users holding /api/live open.
+    #[arg(long, default_value_t = 0)]
+    live_users: usize,
+    /// How often users open each view: day, month, year weights.
+    #[arg(long, default_value = "day=5,month=3,year=2")]
+    mix: perf::read::views::Mix,
+    /// Views a second in total, open loop (at most --users in flight); omit for a closed loop.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Measured time of each side, after its warm-up.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Time before measuring, each side.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    warmup: Duration,
+    /// Households whose InfluxQL is recorded for the InfluxDB-alone replay.
+    #[arg(long, default_value_t = 16)]
+    record_households: u32,
+    /// The auth-service binary (default: next to perf).
+    #[arg(long)]
+    auth_service_bin: Option<PathBuf>,
+    /// The read-service binary (default: next to perf).
+    #[arg(long)]
+    read_service_bin: Option<PathBuf>,
+    /// Keep the database and the services' logs afterwards.
+    #[arg(long)]
+    keep: bool,
+    /// Where the services' SQLite file, key and logs go (a directory per run).
+    #[arg(long, default_value = ".")]
+    work_dir: PathBuf,
+    /// Print the report as one JSON object on stdout (the table still goes to stderr).
+    #[arg(long)]
+    json: bool,
 }
 
 /// Where the servers are and what the fleet looks like.
@@ -153,6 +209,7 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string(&result?)?);
             Ok(())
         }
+        Command::Read(args) => read(args).await,
         Command::Broker(args) => {
             let admin = RabbitAdmin::new(&args.common.rabbit_api)?;
             let workload = args.common.workload();
@@ -231,6 +288,41 @@ async fn run_pipeline(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
+async fn read(args: ReadArgs) -> Result<()> {
+    let report = perf::read::run(perf::read::ReadSettings {
+        influx_url: args.influx_url,
+        run_id: format!("{}_{}", std::process::id(), rand::random::<u16>()),
+        households: args.households,
+        sockets: args.sockets,
+        minute_days: args.minute_days,
+        users: args.users,
+        live_users: args.live_users,
+        mix: args.mix,
+        rate: args.rate,
+        warmup: args.warmup,
+        duration: args.duration,
+        record_households: args.record_households,
+        auth_service_bin: args.auth_service_bin,
+        read_service_bin: args.read_service_bin,
+        keep: args.keep,
+        work_dir: args.work_dir,
+        progress: true,
+    })
+    .await?;
+    perf::read::print_table(&report, &mut std::io::stderr()).context("print")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    if report.errors > 0 {
+        anyhow::bail!(
+            "{} errors; the first: {}",
+            report.errors,
+            report.first_error.as_deref().unwrap_or("?")
+        );
+    }
+    Ok(())
+}
+
 /// The `--json` object: the (last) run's report, and one row per run.
 #[derive(serde::Serialize)]
 struct Output<'a> {
@@ -267,5 +359,16 @@ mod tests {
             panic!("not run");
         };
         assert_eq!(args.write_replicas, vec![1, 2, 4]);
+    }
+
+    #[test]
+    fn read_takes_a_mix() {
+        let cli = Cli::parse_from(["perf", "read", "--mix", "day=1,year=3", "--users", "4"]);
+        let Command::Read(args) = cli.command else {
+            panic!("not read");
+        };
+        assert_eq!(args.mix, "day=1,year=3".parse().unwrap());
+        assert_eq!((args.users, args.minute_days), (4, 30));
+        assert!(Cli::try_parse_from(["perf", "read", "--mix", "week=1"]).is_err());
     }
 }

@@ -245,16 +245,22 @@ impl Replica {
 /// The write-service binary: `--write-service-bin`, else next to this
 /// executable (cargo puts workspace binaries side by side).
 pub fn write_service_binary(explicit: Option<&Path>) -> Result<PathBuf> {
+    sibling_binary("write-service", explicit)
+}
+
+/// The workspace binary `name`: `explicit` if given, else next to this
+/// executable (cargo puts workspace binaries side by side).
+pub fn sibling_binary(name: &str, explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = explicit {
         return Ok(path.to_owned());
     }
     let me = std::env::current_exe()?;
-    let sibling = me.with_file_name("write-service");
+    let sibling = me.with_file_name(name);
     if sibling.exists() {
         Ok(sibling)
     } else {
         bail!(
-            "no write-service next to {} (build the workspace, or pass --write-service-bin)",
+            "no {name} next to {} (build the workspace, or pass --{name}-bin)",
             me.display()
         )
     }
