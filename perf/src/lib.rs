@@ -16,6 +16,7 @@ pub mod baseline;
 pub mod load;
 pub mod metrics;
 pub mod plot;
+pub mod process;
 pub mod procstat;
 pub mod read;
 pub mod run;

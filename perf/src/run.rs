@@ -325,7 +325,7 @@ async fn measure(
             log,
         )
         .await?;
-        replica.wait_ready(http, Duration::from_secs(60)).await?;
+        replica.wait_ready(Duration::from_secs(60)).await?;
         replicas.push(replica);
     }
     let metrics_urls: Vec<String> = replicas.iter().map(|r| r.metrics_url.clone()).collect();

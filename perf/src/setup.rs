@@ -3,11 +3,12 @@
 //! an InfluxDB database, and the write-service processes under test.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
+
+use crate::process::{free_port, ServiceProcess};
 
 /// A client for the RabbitMQ management API at `api`
 /// (`http://user:password@host:15672`).
@@ -139,9 +140,8 @@ pub fn encode(value: &str) -> String {
 /// One write-service process under test.
 #[derive(Debug)]
 pub struct Replica {
-    pub child: Child,
+    process: ServiceProcess,
     pub metrics_url: String,
-    pub log: PathBuf,
 }
 
 impl Replica {
@@ -156,89 +156,35 @@ impl Replica {
         households_file: &Path,
         log: PathBuf,
     ) -> Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let file = std::fs::File::create(&log)?;
-        let child = Command::new(binary)
+        let port = free_port()?;
+        let mut command = Command::new(binary);
+        command
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--households-file")
             .arg(households_file)
             .env("AMQP_URL", amqp_url)
             .env("INFLUX_URL", influx_url)
-            .env("INFLUX_DB", db)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("start {}", binary.display()))?;
+            .env("INFLUX_DB", db);
+        let base = format!("http://127.0.0.1:{port}");
         Ok(Self {
-            child,
-            metrics_url: format!("http://127.0.0.1:{port}/metrics"),
-            log,
+            metrics_url: format!("{base}/metrics"),
+            process: ServiceProcess::spawn("write-service", command, base, log)?,
         })
     }
 
     /// The process id.
     pub fn pid(&self) -> Option<u32> {
-        self.child.id()
+        self.process.pid()
     }
 
     /// Waits until /healthz answers 200 (consuming), up to `patience`.
-    pub async fn wait_ready(&mut self, http: &reqwest::Client, patience: Duration) -> Result<()> {
-        let health = self.metrics_url.replace("/metrics", "/healthz");
-        let deadline = Instant::now() + patience;
-        loop {
-            if let Ok(response) = http.get(&health).send().await {
-                if response.status().is_success() {
-                    return Ok(());
-                }
-            }
-            if let Some(status) = self.child.try_wait()? {
-                bail!(
-                    "write-service exited ({status}); see {}",
-                    self.log.display()
-                );
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "write-service not ready after {patience:?}; see {}",
-                    self.log.display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    pub async fn wait_ready(&mut self, patience: Duration) -> Result<()> {
+        self.process.wait_healthy(patience).await
     }
 
     /// SIGTERM, then waits (it drains what it holds) up to 60 s.
-    pub async fn stop(mut self) -> Result<()> {
-        if let Some(pid) = self.child.id() {
-            // kill(1): libc's kill would need unsafe, which the workspace forbids.
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-        }
-        match tokio::time::timeout(Duration::from_secs(60), self.child.wait()).await {
-            Ok(status) => {
-                let status = status?;
-                if !status.success() {
-                    bail!(
-                        "write-service exited with {status}; see {}",
-                        self.log.display()
-                    );
-                }
-                Ok(())
-            }
-            Err(_) => {
-                let _ = self.child.start_kill();
-                bail!(
-                    "write-service did not stop within 60 s; see {}",
-                    self.log.display()
-                )
-            }
-        }
+    pub async fn stop(self) -> Result<()> {
+        self.process.stop(Duration::from_secs(60)).await
     }
 }
 

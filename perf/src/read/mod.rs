@@ -393,9 +393,9 @@ async fn measure(settings: &ReadSettings, db: &str, dir: &std::path::Path) -> Re
         None => (LiveReport::default(), None),
     };
     first_error = first_error.or(tally.first_error.take()).or(live_error);
-    read.stop().await?;
+    read.stop(Duration::from_secs(30)).await?;
     feeder.stop().await;
-    auth.service.stop().await?;
+    auth.service.stop(Duration::from_secs(30)).await?;
 
     let window = settings.duration.as_secs_f64();
     let read_requests = read_side.overall.requests;
@@ -507,7 +507,7 @@ async fn record(
         }
         replays.push(by_view);
     }
-    recording.stop().await?;
+    recording.stop(Duration::from_secs(30)).await?;
     drop(proxy);
 
     Ok((recorded, replays))

@@ -3,117 +3,32 @@
 //! register at once) and read-service, on free loopback ports.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-/// One service process, killed if dropped before [`Service::stop`].
-#[derive(Debug)]
-pub struct Service {
+pub use crate::process::free_port;
+use crate::process::ServiceProcess;
+
+/// One service process.
+pub type Service = ServiceProcess;
+
+/// Starts `binary` with `args`, its output in `log`, and waits until
+/// `<base>/healthz` answers 200.
+async fn start(
     name: &'static str,
-    child: Child,
-    /// `http://127.0.0.1:<port>` of its (public) listener.
-    pub base: String,
+    binary: &Path,
+    args: &[String],
+    base: String,
     log: PathBuf,
-}
-
-/// A free loopback port (bound and released: the service binds it next).
-pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-impl Service {
-    /// Starts `binary` with `args`, its output in `log`, and waits until
-    /// `<base>/healthz` answers 200.
-    pub async fn start(
-        name: &'static str,
-        binary: &Path,
-        args: &[String],
-        base: String,
-        log: PathBuf,
-    ) -> Result<Self> {
-        let file = std::fs::File::create(&log).with_context(|| format!("{}", log.display()))?;
-        let child = Command::new(binary)
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("start {}", binary.display()))?;
-        let mut service = Self {
-            name,
-            child,
-            base,
-            log,
-        };
-        service.wait_healthy(Duration::from_secs(60)).await?;
-        Ok(service)
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.id()
-    }
-
-    async fn wait_healthy(&mut self, patience: Duration) -> Result<()> {
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + patience;
-        loop {
-            if let Ok(response) = http.get(format!("{}/healthz", self.base)).send().await {
-                if response.status().is_success() {
-                    return Ok(());
-                }
-            }
-            if let Some(status) = self.child.try_wait()? {
-                bail!(
-                    "{} exited ({status}); see {}",
-                    self.name,
-                    self.log.display()
-                );
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "{} not healthy after {patience:?}; see {}",
-                    self.name,
-                    self.log.display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// SIGTERM, then up to 30 s for a graceful exit (killed after that).
-    pub async fn stop(mut self) -> Result<()> {
-        if let Some(pid) = self.child.id() {
-            // kill(1): libc's kill would need unsafe, which the workspace forbids.
-            let _ = std::process::Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status();
-        }
-        match tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await {
-            Ok(status) => {
-                let status = status?;
-                if !status.success() {
-                    bail!(
-                        "{} exited with {status}; see {}",
-                        self.name,
-                        self.log.display()
-                    );
-                }
-                Ok(())
-            }
-            Err(_) => {
-                let _ = self.child.start_kill();
-                bail!("{} did not stop within 30 s", self.name)
-            }
-        }
-    }
+) -> Result<Service> {
+    let mut command = Command::new(binary);
+    command.args(args);
+    let mut service = ServiceProcess::spawn(name, command, base, log)?;
+    service.wait_healthy(Duration::from_secs(60)).await?;
+    Ok(service)
 }
 
 /// auth-service's two listeners.
@@ -139,7 +54,7 @@ pub async fn start_auth(binary: &Path, dir: &Path, token_ttl: Duration) -> Resul
         "--login-limit-per-client=100000/1s".into(),
         "--login-limit-per-account=100000/1s".into(),
     ];
-    let service = Service::start(
+    let service = start(
         "auth-service",
         binary,
         &args,
@@ -169,7 +84,7 @@ pub async fn start_read(
         format!("--auth-url={}", auth.service.base),
         format!("--auth-internal-url={}", auth.internal),
     ];
-    Service::start(
+    start(
         "read-service",
         binary,
         &args,
