@@ -32,6 +32,7 @@ if ! command -v chromium >/dev/null; then
   [[ $(id -u) == 0 ]] || { echo "chromium is missing: run this script as root" >&2; exit 1; }
   STATE=${WATTLINE_STATE:-$ROOT/.wattline}
   mkdir -p "$STATE"
+  log "installing chromium (apt)"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
   apt-get install -y -q chromium >"$STATE/apt-chromium.log" 2>&1 ||
