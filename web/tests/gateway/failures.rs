@@ -48,14 +48,7 @@ async fn a_service_that_is_down_is_a_502_json_error_and_the_health_says_which() 
     assert_eq!(health["read_service"], false, "{health}");
     assert_eq!(health["assets"], true, "{health}");
 
-    let metrics = http
-        .get(web.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = web.metrics().await;
     assert!(
         testkit::metric(
             &metrics,

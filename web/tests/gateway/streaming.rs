@@ -146,14 +146,7 @@ async fn an_answer_that_breaks_off_upstream_breaks_off_for_the_client_and_is_cou
         response.bytes().await.is_err(),
         "the client must see an incomplete body, not a complete short one"
     );
-    let metrics = client()
-        .get(web.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = web.metrics().await;
     assert!(
         testkit::metric(
             &metrics,
