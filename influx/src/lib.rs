@@ -14,7 +14,9 @@ pub mod line_protocol;
 pub mod query;
 pub mod writer;
 
-pub use line_protocol::{InvalidPoint, LineProtocolBuilder, PowerPoint, SeriesTags, MEASUREMENT};
+pub use line_protocol::{
+    DeviceKey, InvalidPoint, LineProtocolBuilder, PowerPoint, SeriesTags, MEASUREMENT,
+};
 pub use writer::{
     describe_request_error, InfluxApi, InfluxWriter, WriteError, WriteOutcome, WriterConfig,
 };

@@ -35,6 +35,7 @@
 
 use std::fmt;
 
+use wattline_proto::wire::WireReading;
 use wattline_proto::Reading;
 
 /// The measurement every Wattline point goes to (see the storage schema in DESIGN.md).
@@ -78,6 +79,32 @@ impl SeriesTags<'_> {
         check_tag("device", self.device)?;
         check_tag("household", self.household)?;
         check_tag("socket", self.socket)
+    }
+}
+
+/// The escaped start of every series key of one device's sockets,
+/// `power,device=D,household=H,socket=`: checked and escaped once per message
+/// instead of once per socket (a household's minute batch has 30 sockets of one
+/// reading each, so per-series work is per-point work there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceKey {
+    prefix: Vec<u8>,
+}
+
+impl DeviceKey {
+    /// Checks and escapes the device's tags.
+    pub fn new(household: &str, device: &str) -> Result<Self, InvalidPoint> {
+        check_tag("device", device)?;
+        check_tag("household", household)?;
+        let mut prefix = Vec::with_capacity(40 + device.len() + household.len());
+        prefix.extend_from_slice(MEASUREMENT.as_bytes());
+        // Sorted by tag key: InfluxDB sorts them anyway, so sorted input saves it the work.
+        prefix.extend_from_slice(b",device=");
+        escape_tag(&mut prefix, device);
+        prefix.extend_from_slice(b",household=");
+        escape_tag(&mut prefix, household);
+        prefix.extend_from_slice(b",socket=");
+        Ok(Self { prefix })
     }
 }
 
@@ -187,38 +214,75 @@ impl LineProtocolBuilder {
         }
         tags.check()?;
         readings.iter().try_for_each(check_fields)?;
-        let buf = &mut self.buf;
-        let key_start = buf.len();
-        buf.extend_from_slice(MEASUREMENT.as_bytes());
+        let key = self.buf.len();
+        self.buf.extend_from_slice(MEASUREMENT.as_bytes());
         // Sorted by tag key: InfluxDB sorts them anyway, so sorted input saves it the work.
-        buf.extend_from_slice(b",device=");
-        escape_tag(buf, tags.device);
-        buf.extend_from_slice(b",household=");
-        escape_tag(buf, tags.household);
-        buf.extend_from_slice(b",socket=");
-        escape_tag(buf, tags.socket);
-        let key_end = buf.len();
-        for (index, reading) in readings.iter().enumerate() {
-            if index > 0 {
-                buf.extend_from_within(key_start..key_end);
-            }
+        self.buf.extend_from_slice(b",device=");
+        escape_tag(&mut self.buf, tags.device);
+        self.buf.extend_from_slice(b",household=");
+        escape_tag(&mut self.buf, tags.household);
+        self.buf.extend_from_slice(b",socket=");
+        escape_tag(&mut self.buf, tags.socket);
+        let key = key..self.buf.len();
+        let ryu = &mut self.ryu.0;
+        self.points += push_lines(&mut self.buf, key, readings, |buf, reading| {
             buf.extend_from_slice(b" watts=");
-            buf.extend_from_slice(self.ryu.0.format_finite(reading.watts).as_bytes());
-            for (key, value) in [
+            buf.extend_from_slice(ryu.format_finite(reading.watts).as_bytes());
+            for (name, value) in [
                 (&b",energy_wh="[..], reading.energy_wh),
                 (&b",voltage_v="[..], reading.voltage_v),
                 (&b",current_a="[..], reading.current_a),
             ] {
                 if let Some(value) = value {
-                    buf.extend_from_slice(key);
-                    buf.extend_from_slice(self.ryu.0.format_finite(value).as_bytes());
+                    buf.extend_from_slice(name);
+                    buf.extend_from_slice(ryu.format_finite(value).as_bytes());
                 }
             }
-            buf.push(b' ');
-            buf.extend_from_slice(itoa::Buffer::new().format(reading.timestamp_ms).as_bytes());
-            buf.push(b'\n');
+            reading.timestamp_ms
+        });
+        Ok(())
+    }
+
+    /// Appends one line per reading of one socket of the device `key`, from
+    /// the wire's integer units (the write service's path).
+    ///
+    /// Values are written as exact decimals (deciwatts 1234 → `123.4`), which
+    /// InfluxDB parses to the same float as [`Reading`]'s `1234 / 10.0` (for
+    /// magnitudes below 2^53 units): no float formatting at all. Refuses a
+    /// socket id that cannot be written faithfully; then nothing is appended.
+    pub fn push_wire_series(
+        &mut self,
+        key: &DeviceKey,
+        socket: &str,
+        readings: impl IntoIterator<Item = WireReading>,
+    ) -> Result<(), InvalidPoint> {
+        check_tag("socket", socket)?;
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&key.prefix);
+        escape_tag(&mut self.buf, socket);
+        let key = start..self.buf.len();
+        let pushed = push_lines(&mut self.buf, key, readings, |buf, reading| {
+            buf.extend_from_slice(b" watts=");
+            push_decimal(buf, reading.power_dw, 1);
+            if let Some(energy) = reading.energy_mwh {
+                buf.extend_from_slice(b",energy_wh=");
+                push_decimal(buf, energy, 3);
+            }
+            if let Some(voltage) = reading.voltage_dv {
+                buf.extend_from_slice(b",voltage_v=");
+                push_decimal(buf, voltage.into(), 1);
+            }
+            if let Some(current) = reading.current_ma {
+                buf.extend_from_slice(b",current_a=");
+                push_decimal(buf, current.into(), 3);
+            }
+            reading.timestamp_ms
+        });
+        if pushed == 0 {
+            // No readings: no line, not even the key.
+            self.buf.truncate(start);
         }
-        self.points += readings.len();
+        self.points += pushed;
         Ok(())
     }
 
@@ -247,6 +311,54 @@ impl LineProtocolBuilder {
         self.buf.clear();
         self.points = 0;
     }
+}
+
+/// Writes one line per item: the series key (already at `key` in `buf`, and
+/// copied for every further line), the fields `fields` writes (it returns
+/// the timestamp), the timestamp. Returns the number of lines.
+fn push_lines<T>(
+    buf: &mut Vec<u8>,
+    key: std::ops::Range<usize>,
+    items: impl IntoIterator<Item = T>,
+    mut fields: impl FnMut(&mut Vec<u8>, T) -> i64,
+) -> usize {
+    let mut lines = 0;
+    let mut timestamp = itoa::Buffer::new();
+    for item in items {
+        if lines > 0 {
+            buf.extend_from_within(key.clone());
+        }
+        let timestamp_ms = fields(buf, item);
+        buf.push(b' ');
+        buf.extend_from_slice(timestamp.format(timestamp_ms).as_bytes());
+        buf.push(b'\n');
+        lines += 1;
+    }
+    lines
+}
+
+/// Writes `value / 10^decimals` as an exact decimal with at least one digit
+/// after the point and no trailing zeros beyond it (`1234`, 1 → `123.4`;
+/// `123456000`, 3 → `123456.0`; `47`, 3 → `0.047`).
+fn push_decimal(buf: &mut Vec<u8>, value: i64, decimals: u32) {
+    let scale = 10u64.pow(decimals);
+    if value < 0 {
+        buf.push(b'-');
+    }
+    let magnitude = value.unsigned_abs();
+    buf.extend_from_slice(itoa::Buffer::new().format(magnitude / scale).as_bytes());
+    buf.push(b'.');
+    let mut fraction = magnitude % scale;
+    let mut digits = decimals;
+    while digits > 1 && fraction.is_multiple_of(10) {
+        fraction /= 10;
+        digits -= 1;
+    }
+    let text = itoa::Buffer::new().format(fraction).len();
+    for _ in text as u32..digits {
+        buf.push(b'0');
+    }
+    buf.extend_from_slice(itoa::Buffer::new().format(fraction).as_bytes());
 }
 
 fn check_fields(reading: &Reading) -> Result<(), InvalidPoint> {

@@ -14,7 +14,9 @@ use influxdb_line_protocol::{parse_lines, FieldValue, ParsedLine};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use wattline_influx::line_protocol::check_tag;
-use wattline_influx::{InvalidPoint, LineProtocolBuilder, PowerPoint, MEASUREMENT};
+use wattline_influx::{DeviceKey, InvalidPoint, LineProtocolBuilder, PowerPoint, MEASUREMENT};
+use wattline_proto::wire::WireReading;
+use wattline_proto::Reading;
 
 /// Characters that need escaping, that parsers tend to get wrong, or that are multi-byte, drawn
 /// often; any other non-control character the rest of the time.
@@ -229,6 +231,102 @@ proptest! {
         prop_assert!(builder.is_empty());
         prop_assert_eq!(builder.len_bytes(), 0);
     }
+}
+
+/// Any reading in the wire's integer units, magnitudes up to 2^53 (beyond, `as f64` rounds
+/// before the division and the two paths may differ in the last bit).
+fn wire_reading() -> impl Strategy<Value = WireReading> {
+    const EXACT: i64 = 1 << 53;
+    (
+        any::<i64>(),
+        -EXACT..EXACT,
+        prop::option::of(-EXACT..EXACT),
+        prop::option::of(any::<u32>()),
+        prop::option::of(any::<u32>()),
+    )
+        .prop_map(
+            |(timestamp_ms, power_dw, energy_mwh, voltage_dv, current_ma)| WireReading {
+                timestamp_ms,
+                power_dw,
+                energy_mwh,
+                voltage_dv,
+                current_ma,
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+    /// The write service's path (integer units, exact decimals, the device's key escaped once)
+    /// reads back as the same tags and bit-equal floats as the `Reading` path.
+    #[test]
+    fn wire_units_read_back_as_the_readings_floats(
+        (household, device, socket) in (portable_id(), portable_id(), portable_id()),
+        readings in vec(wire_reading(), 0..=4),
+    ) {
+        let key = DeviceKey::new(&household, &device).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut builder = LineProtocolBuilder::new();
+        builder.push_wire_series(&key, &socket, readings.iter().copied())
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(builder.point_count(), readings.len());
+        let body = String::from_utf8(builder.as_bytes().to_vec()).unwrap();
+        let parsed: Vec<_> = parse_lines(&body)
+            .collect::<Result<_, _>>()
+            .map_err(|e| TestCaseError::fail(format!("{e}\nbody: {body:?}")))?;
+        prop_assert_eq!(parsed.len(), readings.len(), "body: {:?}", body);
+        for (line, wire) in parsed.iter().zip(&readings) {
+            let r = Reading::from(*wire);
+            let want = OwnedPoint {
+                household: household.clone(),
+                device: device.clone(),
+                socket: socket.clone(),
+                timestamp_ms: r.timestamp_ms,
+                watts: r.watts,
+                energy_wh: r.energy_wh,
+                voltage_v: r.voltage_v,
+                current_a: r.current_a,
+            };
+            prop_assert_eq!(parsed_tags(line), want.tags(), "body: {:?}", body);
+            let want_fields: Vec<_> =
+                want.fields().into_iter().map(|(k, bits)| (k, Ok(bits))).collect();
+            prop_assert_eq!(parsed_fields(line), want_fields, "body: {:?}", body);
+            prop_assert_eq!(line.timestamp, Some(wire.timestamp_ms));
+        }
+    }
+}
+
+#[test]
+fn wire_units_are_written_as_short_exact_decimals() {
+    let key = DeviceKey::new("h", "d").unwrap();
+    let mut builder = LineProtocolBuilder::new();
+    let reading = |power_dw, energy_mwh| WireReading {
+        timestamp_ms: 7,
+        power_dw,
+        energy_mwh,
+        voltage_dv: None,
+        current_ma: None,
+    };
+    let readings = [
+        reading(1234, Some(123_456_047)),
+        reading(0, Some(500)),
+        reading(-5, Some(-12_000)),
+    ];
+    builder.push_wire_series(&key, "a b", readings).unwrap();
+    // A socket that cannot be written is refused and leaves nothing behind.
+    let before = builder.len_bytes();
+    assert_eq!(
+        builder.push_wire_series(&key, "bad\\", [reading(1, None)]),
+        Err(InvalidPoint::TrailingBackslash { tag: "socket" })
+    );
+    builder.push_wire_series(&key, "empty", []).unwrap();
+    assert_eq!(builder.len_bytes(), before);
+    assert_eq!(
+        String::from_utf8(builder.as_bytes().to_vec()).unwrap(),
+        "power,device=d,household=h,socket=a\\ b watts=123.4,energy_wh=123456.047 7\n\
+         power,device=d,household=h,socket=a\\ b watts=0.0,energy_wh=0.5 7\n\
+         power,device=d,household=h,socket=a\\ b watts=-0.5,energy_wh=-12.0 7\n"
+    );
 }
 
 /// The one place the InfluxDB 3 parser and InfluxDB 1.x disagree (see the header), pinned so
