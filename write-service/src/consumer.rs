@@ -13,9 +13,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use wattline_influx::line_protocol::check_tag;
-use wattline_influx::{InvalidPoint, LineProtocolBuilder, SeriesTags};
+use wattline_influx::{DeviceKey, InvalidPoint, LineProtocolBuilder};
 use wattline_ops::retry::Backoff;
-use wattline_proto::Batch;
+use wattline_proto::wire::CheckedBatch;
 
 use crate::dead_letter::DeadLetter;
 use crate::households::HouseholdDirectory;
@@ -33,15 +33,21 @@ pub struct Incoming {
 }
 
 /// A valid message whose points are to be written.
+///
+/// It keeps the checked payload, not decoded readings: the payload is read
+/// again in place when its points are built (see `wattline_proto::wire`),
+/// which costs far less than holding a decoded copy.
 #[derive(Debug)]
 pub struct Accepted {
     pub tag: u64,
     pub routing_key: String,
-    /// The original body, kept to dead-letter it should InfluxDB refuse it.
-    pub payload: Vec<u8>,
+    /// The body: its points are built from it, and it is dead-lettered as
+    /// is should InfluxDB refuse it.
+    pub batch: CheckedBatch,
     pub device: DeviceId,
     pub household: HouseholdId,
-    pub batch: Batch,
+    /// The start of its series keys, escaped once.
+    pub key: DeviceKey,
     pub summary: Summary,
     /// When it arrived, for the batch age limit.
     pub received: Instant,
@@ -52,13 +58,8 @@ impl Accepted {
     /// point representable, so an error here is a bug upstream; the caller
     /// decides what to do with it.
     pub fn push_points(&self, builder: &mut LineProtocolBuilder) -> Result<(), InvalidPoint> {
-        for series in &self.batch.sockets {
-            let tags = SeriesTags {
-                household: self.household.as_str(),
-                device: self.device.as_str(),
-                socket: &series.socket_id,
-            };
-            builder.push_series(tags, &series.readings)?;
+        for socket in self.batch.view().sockets() {
+            builder.push_wire_series(&self.key, socket.id(), socket.readings())?;
         }
         Ok(())
     }
@@ -73,7 +74,7 @@ impl Accepted {
         DeadLetter {
             tag: self.tag,
             routing_key: self.routing_key,
-            payload: self.payload,
+            payload: self.batch.into_payload(),
             reason: why.reason,
             detail: why.detail,
         }
@@ -101,64 +102,69 @@ pub async fn classify(
     shutdown: &CancellationToken,
 ) -> Option<Intake> {
     let received = Instant::now();
-    let checked = match check(&incoming, max_clock_skew) {
-        Ok(checked) => checked,
-        Err(invalid) => return Some(poison(incoming, invalid)),
+    let Incoming {
+        tag,
+        routing_key,
+        payload,
+    } = incoming;
+    let poison = |payload, invalid: Invalid| {
+        Some(Intake::Poison(DeadLetter {
+            tag,
+            routing_key: routing_key.clone(),
+            payload,
+            reason: invalid.reason,
+            detail: invalid.detail,
+        }))
     };
-    let (device, batch, summary) = checked;
-    let household = match lookup(directory, &device, shutdown).await? {
-        Some(household) => household,
-        None => {
-            let detail = format!("device {device:?} is not registered to a household");
-            return Some(poison(
-                incoming,
-                Invalid::new(Reason::UnknownDevice, detail),
-            ));
+    // The synchronous checks first, in order: routing key, decoding, ids,
+    // values, timestamps.
+    let device = match device_of(&routing_key) {
+        Ok(device) => device,
+        Err(invalid) => return poison(payload, invalid),
+    };
+    let batch = match validate::decode(payload) {
+        Ok(batch) => batch,
+        Err((payload, invalid)) => return poison(payload, invalid),
+    };
+    let summary = match validate::check_batch(&batch.view(), TimeWindow::now(max_clock_skew)) {
+        Ok(summary) => summary,
+        Err(invalid) => return poison(batch.into_payload(), invalid),
+    };
+    let Some(household) = lookup(directory, &device, shutdown).await? else {
+        let detail = format!("device {device:?} is not registered to a household");
+        let invalid = Invalid::new(Reason::UnknownDevice, detail);
+        return poison(batch.into_payload(), invalid);
+    };
+    let key = match DeviceKey::new(household.as_str(), device.as_str()) {
+        Ok(key) => key,
+        Err(e) => {
+            let detail = format!("household id {household:?} of device {device:?}: {e}");
+            return poison(
+                batch.into_payload(),
+                Invalid::new(Reason::InvalidId, detail),
+            );
         }
     };
-    if let Err(e) = check_tag("household", household.as_str()) {
-        let detail = format!("household id {household:?} of device {device:?}: {e}");
-        return Some(poison(incoming, Invalid::new(Reason::InvalidId, detail)));
-    }
     if summary.readings == 0 {
-        return Some(Intake::Empty { tag: incoming.tag });
+        return Some(Intake::Empty { tag });
     }
     Some(Intake::Accepted(Accepted {
-        tag: incoming.tag,
-        routing_key: incoming.routing_key,
-        payload: incoming.payload,
+        tag,
+        routing_key,
+        batch,
         device,
         household,
-        batch,
+        key,
         summary,
         received,
     }))
 }
 
-fn poison(incoming: Incoming, invalid: Invalid) -> Intake {
-    Intake::Poison(DeadLetter {
-        tag: incoming.tag,
-        routing_key: incoming.routing_key,
-        payload: incoming.payload,
-        reason: invalid.reason,
-        detail: invalid.detail,
-    })
-}
-
-/// The synchronous checks, in order: routing key, decoding, ids, values,
-/// timestamps.
-fn check(
-    incoming: &Incoming,
-    max_clock_skew: Duration,
-) -> Result<(DeviceId, Batch, Summary), Invalid> {
-    let device = validate::device_from_routing_key(&incoming.routing_key)?;
+/// The sending device, from the routing key.
+fn device_of(routing_key: &str) -> Result<DeviceId, Invalid> {
+    let device = validate::device_from_routing_key(routing_key)?;
     representable("device", device.as_str())?;
-    let batch = validate::decode(&incoming.payload)?;
-    for series in &batch.sockets {
-        representable("socket", &series.socket_id)?;
-    }
-    let summary = validate::check_batch(&batch, TimeWindow::now(max_clock_skew))?;
-    Ok((device, batch, summary))
+    Ok(device)
 }
 
 /// An id that is legal but that line protocol cannot carry faithfully (a
@@ -198,7 +204,7 @@ mod tests {
     use crate::households::{DirectoryError, StaticDirectory};
     use futures_util::future::BoxFuture;
     use std::sync::atomic::{AtomicU32, Ordering};
-    use wattline_proto::{Reading, SocketSeries};
+    use wattline_proto::{Batch, Reading, SocketSeries};
 
     fn directory() -> StaticDirectory {
         let mut d = StaticDirectory::new();

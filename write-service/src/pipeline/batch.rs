@@ -94,30 +94,35 @@ mod tests {
     use super::*;
     use crate::ids::{DeviceId, HouseholdId};
     use crate::validate::Summary;
+    use wattline_influx::DeviceKey;
+    use wattline_proto::wire::CheckedBatch;
     use wattline_proto::{Batch, Reading, SocketSeries};
 
     fn message(tag: u64, readings: usize, received: Instant) -> Accepted {
         let readings: Vec<Reading> = (0..readings)
             .map(|i| Reading::new(1_795_000_000_000 + i as i64, 1.0))
             .collect();
+        let summary = Summary {
+            readings: readings.len(),
+            newest_ms: readings.last().map(|r| r.timestamp_ms),
+        };
+        let batch = Batch {
+            device_id: "d".into(),
+            sequence: tag,
+            sockets: vec![SocketSeries {
+                socket_id: "s".into(),
+                readings,
+            }],
+        }
+        .encode();
         Accepted {
             tag,
             routing_key: "readings.d".into(),
-            payload: Vec::new(),
+            batch: CheckedBatch::new(batch).unwrap(),
             device: DeviceId::parse("d").unwrap(),
             household: HouseholdId::parse("h").unwrap(),
-            summary: Summary {
-                readings: readings.len(),
-                newest_ms: readings.last().map(|r| r.timestamp_ms),
-            },
-            batch: Batch {
-                device_id: "d".into(),
-                sequence: tag,
-                sockets: vec![SocketSeries {
-                    socket_id: "s".into(),
-                    readings,
-                }],
-            },
+            key: DeviceKey::new("h", "d").unwrap(),
+            summary,
             received,
         }
     }
