@@ -6,17 +6,22 @@
 //! Open loop (`rate` messages a second in total, spread evenly) measures the
 //! pipeline at a load it did not choose, as a fleet would; closed loop (no
 //! rate) publishes as fast as confirms come back, up to `max_in_flight`
-//! unconfirmed per connection, and finds the ceiling.
+//! unconfirmed per connection, and finds the ceiling. With a `max_backlog`
+//! the closed loop also pauses while the write queue holds more ready
+//! messages than that: it keeps the pipeline busy without burying it, so
+//! what it measures is the rate the pipeline sustains, not how a broker
+//! that is mostly accepting new messages starves its consumers.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use futures_util::FutureExt as _;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::{BasicProperties, PublisherConfirm};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, PublisherConfirm};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +32,9 @@ use crate::workload::Workload;
 
 /// How long a publish or a confirm may take before the run is called off.
 const PATIENCE: Duration = Duration::from_secs(60);
+/// How often the backlog watcher asks the queue's depth (a passive declare:
+/// cheap for the broker).
+const BACKLOG_EVERY: Duration = Duration::from_millis(20);
 
 /// How to publish.
 #[derive(Debug, Clone)]
@@ -36,6 +44,9 @@ pub struct LoadSettings {
     /// Messages a second in total; `None`: as fast as confirms allow.
     pub rate: Option<f64>,
     pub max_in_flight: usize,
+    /// Closed loop only: pause while this queue holds more ready messages
+    /// than this.
+    pub max_backlog: Option<(String, u32)>,
 }
 
 /// What the publishers have had confirmed so far (shared with the sampler).
@@ -60,6 +71,21 @@ pub async fn run(
     stop: CancellationToken,
 ) -> Result<Confirmed> {
     let connections = settings.connections.max(1);
+    let backlog = Arc::new(AtomicU32::new(0));
+    let watcher = match (&settings.max_backlog, settings.rate) {
+        (Some((queue, _)), None) => {
+            let connection = connect(&settings.amqp_url, "backlog watcher").await?;
+            let channel = channel(&connection).await?;
+            let task = tokio::spawn(watch_backlog(
+                channel,
+                queue.clone(),
+                Arc::clone(&backlog),
+                stop.clone(),
+            ));
+            Some((connection, task))
+        }
+        _ => None,
+    };
     // A set, so the first publisher to fail ends the load at once (dropping the
     // set aborts the others) rather than when the run's duration is up.
     let mut tasks = JoinSet::new();
@@ -72,6 +98,7 @@ pub async fn run(
             settings.clone(),
             households,
             Arc::clone(&counters),
+            Arc::clone(&backlog),
             stop.clone(),
         ));
     }
@@ -81,7 +108,38 @@ pub async fn run(
             batches[household as usize] = count;
         }
     }
+    if let Some((connection, task)) = watcher {
+        task.await.context("backlog watcher")??;
+        close_connection(&connection, "perf done").await;
+    }
     Ok(Confirmed { batches })
+}
+
+/// Keeps `backlog` at the queue's ready messages until `stop`.
+async fn watch_backlog(
+    channel: Channel,
+    queue: String,
+    backlog: Arc<AtomicU32>,
+    stop: CancellationToken,
+) -> Result<()> {
+    let mut every = tokio::time::interval(BACKLOG_EVERY);
+    while !stop.is_cancelled() {
+        tokio::select! {
+            _ = every.tick() => {}
+            () = stop.cancelled() => break,
+        }
+        let declare = channel.queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        );
+        let depth = bounded("watching the backlog", PATIENCE, declare).await?;
+        backlog.store(depth.message_count(), Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 /// One connection's share: returns (household, batches confirmed).
@@ -90,6 +148,7 @@ async fn publish_share(
     settings: LoadSettings,
     households: Vec<u32>,
     counters: Arc<LoadCounters>,
+    backlog: Arc<AtomicU32>,
     stop: CancellationToken,
 ) -> Result<Vec<(u32, u64)>> {
     if households.is_empty() {
@@ -110,6 +169,10 @@ async fn publish_share(
     // A rate too small for a Duration (or not a rate at all) is refused by
     // `run::run`; here it would only mean "no spacing".
     let spacing = share.and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok());
+    let max_backlog = match settings.rate {
+        None => settings.max_backlog.as_ref().map(|(_, max)| *max),
+        Some(_) => None,
+    };
     // 0 would never wait for a confirm and spin without yielding.
     let max_in_flight = settings.max_in_flight.max(1);
     let mut next_timestamp = vec![0i64; households.len()];
@@ -132,6 +195,14 @@ async fn publish_share(
                 }
             }
             next_send += spacing;
+        }
+        if let Some(max) = max_backlog {
+            while backlog.load(Ordering::Relaxed) > max {
+                tokio::select! {
+                    () = tokio::time::sleep(BACKLOG_EVERY / 4) => {}
+                    () = stop.cancelled() => break,
+                }
+            }
         }
         let slot = turn % households.len();
         turn += 1;

@@ -151,6 +151,12 @@ struct RunArgs {
     /// Unconfirmed messages per connection.
     #[arg(long, default_value_t = 1000)]
     max_in_flight: usize,
+    /// Closed loop (no --rate): publishers pause while the write queue holds more ready
+    /// messages than this, so they keep the pipeline busy without burying it and the run
+    /// measures the rate it sustains. 0: no pause (the broker's flow control only; the
+    /// queue then grows and the broker spends the cores taking messages in).
+    #[arg(long, default_value_t = 5000)]
+    max_backlog: u32,
     /// Write-service processes, competing consumers on one queue; a list (1,2,4) runs the
     /// pipeline once per count (baselines measured once) and reports the scaling.
     #[arg(long, value_delimiter = ',', default_value = "1")]
@@ -238,6 +244,7 @@ async fn run_pipeline(args: RunArgs) -> Result<()> {
             rate: args.rate,
             connections: args.connections,
             max_in_flight: args.max_in_flight,
+            max_backlog: Some(args.max_backlog).filter(|max| *max > 0),
             warmup: args.warmup,
             duration: args.duration,
             write_replicas: replicas,

@@ -52,6 +52,9 @@ pub struct RunSettings {
     pub rate: Option<f64>,
     pub connections: usize,
     pub max_in_flight: usize,
+    /// Closed loop: publishers pause while the write queue holds more ready
+    /// messages than this (`None`: only the broker's flow control).
+    pub max_backlog: Option<u32>,
     pub warmup: Duration,
     pub duration: Duration,
     pub write_replicas: usize,
@@ -346,6 +349,9 @@ async fn measure(
             connections: settings.connections,
             rate: settings.rate,
             max_in_flight: settings.max_in_flight,
+            max_backlog: settings
+                .max_backlog
+                .map(|max| (WRITE_QUEUE.to_owned(), max)),
         },
         Arc::clone(&counters),
         stop.clone(),
@@ -738,6 +744,7 @@ mod tests {
             rate: Some(100.0),
             connections: 1,
             max_in_flight: 10,
+            max_backlog: None,
             warmup: Duration::ZERO,
             duration: Duration::from_secs(5),
             write_replicas: 1,

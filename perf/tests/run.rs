@@ -22,6 +22,7 @@ async fn a_small_run_stores_every_confirmed_reading_once_and_reports_it() {
         rate: Some(200.0),
         connections: 2,
         max_in_flight: 100,
+        max_backlog: None,
         warmup: Duration::from_secs(1),
         duration: Duration::from_secs(4),
         write_replicas: 2,
@@ -88,4 +89,46 @@ async fn a_small_run_stores_every_confirmed_reading_once_and_reports_it() {
     let mut table = Vec::new();
     perf::run::print_table(&report, &mut table).expect("table");
     assert!(String::from_utf8_lossy(&table).contains("lost 0, duplicated 0"));
+}
+
+/// Closed loop with a backlog limit: publishers go as fast as the pipeline
+/// takes the messages, the queue stays near the limit, nothing is lost.
+#[tokio::test]
+async fn a_closed_loop_keeps_the_backlog_near_its_limit() {
+    testkit::init_crypto();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let api = testkit::rabbit_api().replacen("http://", "http://guest:guest@", 1);
+    let max_backlog = 200;
+    let settings = RunSettings {
+        workload: Workload::new(50, 30, 1, testkit::unique_name("t").replace('_', "-")),
+        amqp_host_port: testkit::amqp_host(),
+        rabbit_api: api,
+        influx_url: testkit::influx_url(),
+        rate: None,
+        connections: 2,
+        max_in_flight: 50,
+        max_backlog: Some(max_backlog),
+        warmup: Duration::from_secs(1),
+        duration: Duration::from_secs(4),
+        write_replicas: 1,
+        write_service_bin: Some(testkit::binary("write-service")),
+        baselines: false,
+        baseline_points: 0,
+        baseline_messages: 0,
+        plot: None,
+        keep: false,
+        work_dir: dir.path().to_owned(),
+        progress: false,
+    };
+    let report = run(settings).await.expect("perf run");
+    assert!(report.published > 0);
+    assert_eq!(report.stored, report.published);
+    assert_eq!((report.lost, report.duplicated), (0, 0));
+    // The limit, plus what the publishers have in flight and what they can
+    // publish while the watcher looks again (20 ms), with room to spare.
+    assert!(
+        report.queue_depth_max <= f64::from(max_backlog) + 1_000.0,
+        "queue depth peaked at {}",
+        report.queue_depth_max
+    );
 }
