@@ -421,7 +421,7 @@ impl<'a> Fields<'a> {
         Self { rest: bytes }
     }
 
-    #[inline]
+    #[inline(always)]
     fn next_field(&mut self) -> Result<Option<Field<'a>>, Malformed> {
         if self.rest.is_empty() {
             return Ok(None);
@@ -439,7 +439,7 @@ impl<'a> Fields<'a> {
         Ok(Some(Field { number, value }))
     }
 
-    #[inline]
+    #[inline(always)]
     fn key(&mut self) -> Result<(u32, u8), Malformed> {
         let key = varint(&mut self.rest)?;
         // Keys are 32 bits; field numbers 1 ..= 2^29 - 1.
@@ -451,14 +451,14 @@ impl<'a> Fields<'a> {
         Ok((number, (key & 7) as u8))
     }
 
-    #[inline]
+    #[inline(always)]
     fn length_delimited(&mut self) -> Result<&'a [u8], Malformed> {
         let len = varint(&mut self.rest)?;
         let len = usize::try_from(len).map_err(|_| TRUNCATED)?;
         self.skip(len)
     }
 
-    #[inline]
+    #[inline(always)]
     fn skip(&mut self, n: usize) -> Result<&'a [u8], Malformed> {
         if self.rest.len() < n {
             return Err(TRUNCATED);
@@ -550,7 +550,7 @@ fn check_packed(mut packed: &[u8]) -> Result<(), Malformed> {
 }
 
 /// Reads a base-128 varint (at most 10 bytes, as protobuf allows).
-#[inline]
+#[inline(always)]
 fn varint(bytes: &mut &[u8]) -> Result<u64, Malformed> {
     // Most varints here (keys, lengths, small deltas) are one byte.
     if let Some(&byte) = bytes.first() {
@@ -578,7 +578,7 @@ fn varint(bytes: &mut &[u8]) -> Result<u64, Malformed> {
 }
 
 /// sint64's zigzag encoding.
-#[inline]
+#[inline(always)]
 fn zigzag(v: u64) -> i64 {
     (v >> 1) as i64 ^ -((v & 1) as i64)
 }
