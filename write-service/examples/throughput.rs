@@ -52,7 +52,7 @@ fn points_written() -> f64 {
     value.and_then(|v| v.parse().ok()).unwrap_or(0.0)
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let messages: usize = match std::env::args().nth(1) {
         Some(n) => n.parse().context("MESSAGES must be a number")?,
