@@ -140,9 +140,16 @@ impl Config {
             uri.authority.userinfo.username = self.device_id.to_string();
             uri.authority.userinfo.password = secret.expose().to_owned();
         }
+        uri.query.frame_max.get_or_insert(AGENT_FRAME_MAX);
         Ok(uri)
     }
 }
+
+/// The AMQP frame size the agent asks for unless `--amqp-url` sets
+/// `frame_max`. lapin keeps 32 frames of buffer each way, 8 MiB at
+/// RabbitMQ's default of 128 KiB: more than the rest of the agent together.
+/// A batch is a few KiB; a larger one simply travels in more frames.
+pub const AGENT_FRAME_MAX: u32 = 16 * 1024;
 
 fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
@@ -155,6 +162,23 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_agent_asks_for_small_frames_unless_the_url_says_otherwise() {
+        let config = parse(&["--device-id", "d"]).unwrap();
+        assert_eq!(
+            config.broker_uri().unwrap().query.frame_max,
+            Some(AGENT_FRAME_MAX)
+        );
+        let config = parse(&[
+            "--device-id",
+            "d",
+            "--amqp-url",
+            "amqp://u:p@127.0.0.1:5672/%2f?frame_max=131072",
+        ])
+        .unwrap();
+        assert_eq!(config.broker_uri().unwrap().query.frame_max, Some(131_072));
+    }
 
     fn parse(args: &[&str]) -> Result<Config, clap::Error> {
         Config::try_parse_from(std::iter::once("device-agent").chain(args.iter().copied()))

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 /// Exit code when the run ended (on a signal) with batches still spooled.
 const EXIT_UNCONFIRMED: u8 = 3;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let config = Config::parse();
     if let Err(error) = wattline_ops::init_tracing(config.log_format) {
