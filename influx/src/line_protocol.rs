@@ -97,13 +97,7 @@ impl DeviceKey {
         check_tag("device", device)?;
         check_tag("household", household)?;
         let mut prefix = Vec::with_capacity(40 + device.len() + household.len());
-        prefix.extend_from_slice(MEASUREMENT.as_bytes());
-        // Sorted by tag key: InfluxDB sorts them anyway, so sorted input saves it the work.
-        prefix.extend_from_slice(b",device=");
-        escape_tag(&mut prefix, device);
-        prefix.extend_from_slice(b",household=");
-        escape_tag(&mut prefix, household);
-        prefix.extend_from_slice(b",socket=");
+        push_device_prefix(&mut prefix, household, device);
         Ok(Self { prefix })
     }
 }
@@ -215,13 +209,7 @@ impl LineProtocolBuilder {
         tags.check()?;
         readings.iter().try_for_each(check_fields)?;
         let key = self.buf.len();
-        self.buf.extend_from_slice(MEASUREMENT.as_bytes());
-        // Sorted by tag key: InfluxDB sorts them anyway, so sorted input saves it the work.
-        self.buf.extend_from_slice(b",device=");
-        escape_tag(&mut self.buf, tags.device);
-        self.buf.extend_from_slice(b",household=");
-        escape_tag(&mut self.buf, tags.household);
-        self.buf.extend_from_slice(b",socket=");
+        push_device_prefix(&mut self.buf, tags.household, tags.device);
         escape_tag(&mut self.buf, tags.socket);
         let key = key..self.buf.len();
         let ryu = &mut self.ryu.0;
@@ -313,6 +301,18 @@ impl LineProtocolBuilder {
     }
 }
 
+/// Appends `power,device=D,household=H,socket=`, escaped: every series key
+/// up to the socket id. Tags are sorted by key: InfluxDB sorts them anyway,
+/// so sorted input saves it the work.
+fn push_device_prefix(buf: &mut Vec<u8>, household: &str, device: &str) {
+    buf.extend_from_slice(MEASUREMENT.as_bytes());
+    buf.extend_from_slice(b",device=");
+    escape_tag(buf, device);
+    buf.extend_from_slice(b",household=");
+    escape_tag(buf, household);
+    buf.extend_from_slice(b",socket=");
+}
+
 /// Writes one line per item: the series key (already at `key` in `buf`, and
 /// copied for every further line), the fields `fields` writes (it returns
 /// the timestamp), the timestamp. Returns the number of lines.
@@ -354,11 +354,14 @@ fn push_decimal(buf: &mut Vec<u8>, value: i64, decimals: u32) {
         fraction /= 10;
         digits -= 1;
     }
-    let text = itoa::Buffer::new().format(fraction).len();
-    for _ in text as u32..digits {
-        buf.push(b'0');
-    }
-    buf.extend_from_slice(itoa::Buffer::new().format(fraction).as_bytes());
+    let mut text = itoa::Buffer::new();
+    let text = text.format(fraction).as_bytes();
+    // Leading zeros of the fraction (47 thousandths is `047`).
+    buf.resize(
+        buf.len() + (digits as usize).saturating_sub(text.len()),
+        b'0',
+    );
+    buf.extend_from_slice(text);
 }
 
 fn check_fields(reading: &Reading) -> Result<(), InvalidPoint> {

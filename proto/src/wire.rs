@@ -201,11 +201,6 @@ impl CheckedBatch {
         }
     }
 
-    /// The payload as received.
-    pub fn payload(&self) -> &[u8] {
-        &self.payload
-    }
-
     /// The payload back, e.g. to dead-letter it as it came.
     pub fn into_payload(self) -> Vec<u8> {
         self.payload
@@ -233,13 +228,11 @@ enum Source<'a> {
 }
 
 impl<'a> Source<'a> {
-    fn values(self) -> Values<'a> {
+    fn values(self) -> Column<'a> {
         match self {
-            Source::Empty => Values::Packed(&[]),
-            Source::Packed(packed) => Values::Packed(packed),
-            Source::Scattered { message, number } => {
-                Values::Scattered(Column::new(message, number))
-            }
+            Source::Empty => Column::packed(&[]),
+            Source::Packed(packed) => Column::packed(packed),
+            Source::Scattered { message, number } => Column::new(message, number),
         }
     }
 
@@ -376,26 +369,6 @@ impl<'a> SocketView<'a> {
     }
 }
 
-/// The raw varints of one column.
-#[derive(Debug, Clone)]
-enum Values<'a> {
-    Packed(&'a [u8]),
-    Scattered(Column<'a>),
-}
-
-impl Iterator for Values<'_> {
-    type Item = u64;
-
-    fn next(&mut self) -> Option<u64> {
-        match self {
-            // Checked by `check_packed` when the entry was parsed.
-            Values::Packed([]) => None,
-            Values::Packed(packed) => varint(packed).ok(),
-            Values::Scattered(column) => column.next(),
-        }
-    }
-}
-
 /// A field's value, by wire type (fixed-width values are only skipped).
 #[derive(Debug, Clone, Copy)]
 enum Value<'a> {
@@ -427,16 +400,25 @@ impl<'a> Fields<'a> {
             return Ok(None);
         }
         let (number, wire_type) = self.key()?;
-        let value = match wire_type {
+        if wire_type == END_GROUP {
+            return Err(Malformed("unexpected end group"));
+        }
+        let value = self.value(number, wire_type, 0)?;
+        Ok(Some(Field { number, value }))
+    }
+
+    /// Reads (or skips) the value of a field whose key was just read; a
+    /// group is skipped whole. `depth`: groups around this field.
+    #[inline(always)]
+    fn value(&mut self, number: u32, wire_type: u8, depth: u32) -> Result<Value<'a>, Malformed> {
+        Ok(match wire_type {
             VARINT => Value::Varint(varint(&mut self.rest)?),
             LEN => Value::Bytes(self.length_delimited()?),
             FIXED64 => self.skip(8).map(|_| Value::Other)?,
             FIXED32 => self.skip(4).map(|_| Value::Other)?,
-            START_GROUP => self.skip_group(number, 1).map(|_| Value::Other)?,
-            END_GROUP => return Err(Malformed("unexpected end group")),
+            START_GROUP => self.skip_group(number, depth + 1).map(|_| Value::Other)?,
             _ => return Err(Malformed("invalid wire type")),
-        };
-        Ok(Some(Field { number, value }))
+        })
     }
 
     #[inline(always)]
@@ -481,20 +463,9 @@ impl<'a> Fields<'a> {
             match wire_type {
                 END_GROUP if inner == number => return Ok(()),
                 END_GROUP => return Err(Malformed("unmatched end group")),
-                START_GROUP => self.skip_group(inner, depth + 1)?,
-                VARINT => {
-                    varint(&mut self.rest)?;
+                _ => {
+                    self.value(inner, wire_type, depth)?;
                 }
-                LEN => {
-                    self.length_delimited()?;
-                }
-                FIXED64 => {
-                    self.skip(8)?;
-                }
-                FIXED32 => {
-                    self.skip(4)?;
-                }
-                _ => return Err(Malformed("invalid wire type")),
             }
         }
     }
@@ -510,11 +481,22 @@ struct Column<'a> {
 }
 
 impl<'a> Column<'a> {
+    /// The column's values wherever they are in `message`.
     fn new(message: &'a [u8], number: u32) -> Self {
         Self {
             fields: Fields::new(message),
             number,
             packed: &[],
+        }
+    }
+
+    /// The values of one packed field (what encoders write): read straight
+    /// from its slice.
+    fn packed(packed: &'a [u8]) -> Self {
+        Self {
+            fields: Fields::new(&[]),
+            number: 0,
+            packed,
         }
     }
 }

@@ -10,8 +10,8 @@ use std::fmt;
 use std::time::Duration;
 
 use wattline_influx::line_protocol::check_tag;
-use wattline_proto::now_ms;
 use wattline_proto::wire::{BatchView, CheckedBatch, WireReading};
+use wattline_proto::{now_ms, Reading};
 
 use crate::ids::{check_id, DeviceId};
 
@@ -190,7 +190,7 @@ pub fn check_batch(batch: &BatchView<'_>, window: TimeWindow) -> Result<Summary,
 }
 
 fn check_reading(socket: &str, reading: &WireReading, window: TimeWindow) -> Result<(), Invalid> {
-    let negative = |field: &str, value: String| {
+    let negative = |field: &str, value: f64| {
         Invalid::new(
             Reason::InvalidValue,
             format!(
@@ -199,13 +199,15 @@ fn check_reading(socket: &str, reading: &WireReading, window: TimeWindow) -> Res
             ),
         )
     };
+    // Checked in wire units; reported in watts and watt-hours, the units
+    // users know (converted only then: this runs for every reading).
+    let in_units = || Reading::from(*reading);
     if reading.power_dw < 0 {
-        let watts = reading.power_dw as f64 / 10.0;
-        return Err(negative("watts", watts.to_string()));
+        return Err(negative("watts", in_units().watts));
     }
-    if let Some(energy) = reading.energy_mwh.filter(|e| *e < 0) {
-        let wh = energy as f64 / 1000.0;
-        return Err(negative("energy_wh", wh.to_string()));
+    if reading.energy_mwh.is_some_and(|e| e < 0) {
+        let wh = in_units().energy_wh.unwrap_or_default();
+        return Err(negative("energy_wh", wh));
     }
     let ts = reading.timestamp_ms;
     if ts < window.earliest_ms || ts > window.latest_ms {
