@@ -7,6 +7,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
 use lapin::{Channel, Confirmation, Connection, ConnectionProperties, PublisherConfirm};
 
 /// AMQP delivery mode 2: the broker writes the message to disk, as the agents ask.
@@ -27,6 +29,24 @@ where
         Ok(result) => result.map_err(Into::into).context(what.to_owned()),
         Err(_) => bail!("{what}: no answer from RabbitMQ within {limit:?}"),
     }
+}
+
+/// The ready messages in `queue` now (a passive declare: answered at once,
+/// unlike the management API, whose numbers lag by seconds).
+pub async fn ready_messages(channel: &Channel, queue: &str, limit: Duration) -> Result<u32> {
+    let declare = channel.queue_declare(
+        queue.into(),
+        QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        },
+        FieldTable::default(),
+    );
+    Ok(
+        bounded(&format!("asking the depth of {queue}"), limit, declare)
+            .await?
+            .message_count(),
+    )
 }
 
 /// Connects to `amqp_url`; `role` names the connection in errors.

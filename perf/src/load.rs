@@ -19,8 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use futures_util::FutureExt as _;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
-use lapin::types::FieldTable;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, PublisherConfirm};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -72,8 +71,13 @@ pub async fn run(
 ) -> Result<Confirmed> {
     let connections = settings.connections.max(1);
     let backlog = Arc::new(AtomicU32::new(0));
-    let watcher = match (&settings.max_backlog, settings.rate) {
-        (Some((queue, _)), None) => {
+    // Closed loop only: an open loop's rate is the point of the run.
+    let limit = match (&settings.max_backlog, settings.rate) {
+        (Some(limit), None) => Some(limit.clone()),
+        _ => None,
+    };
+    let watcher = match &limit {
+        Some((queue, _)) => {
             let connection = connect(&settings.amqp_url, "backlog watcher").await?;
             let channel = channel(&connection).await?;
             let task = tokio::spawn(watch_backlog(
@@ -84,8 +88,9 @@ pub async fn run(
             ));
             Some((connection, task))
         }
-        _ => None,
+        None => None,
     };
+    let max_backlog = limit.map(|(_, max)| max);
     // A set, so the first publisher to fail ends the load at once (dropping the
     // set aborts the others) rather than when the run's duration is up.
     let mut tasks = JoinSet::new();
@@ -99,6 +104,7 @@ pub async fn run(
             households,
             Arc::clone(&counters),
             Arc::clone(&backlog),
+            max_backlog,
             stop.clone(),
         ));
     }
@@ -128,16 +134,8 @@ async fn watch_backlog(
             _ = every.tick() => {}
             () = stop.cancelled() => break,
         }
-        let declare = channel.queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..QueueDeclareOptions::default()
-            },
-            FieldTable::default(),
-        );
-        let depth = bounded("watching the backlog", PATIENCE, declare).await?;
-        backlog.store(depth.message_count(), Ordering::Relaxed);
+        let depth = amqp::ready_messages(&channel, &queue, PATIENCE).await?;
+        backlog.store(depth, Ordering::Relaxed);
     }
     Ok(())
 }
@@ -149,6 +147,7 @@ async fn publish_share(
     households: Vec<u32>,
     counters: Arc<LoadCounters>,
     backlog: Arc<AtomicU32>,
+    max_backlog: Option<u32>,
     stop: CancellationToken,
 ) -> Result<Vec<(u32, u64)>> {
     if households.is_empty() {
@@ -169,10 +168,6 @@ async fn publish_share(
     // A rate too small for a Duration (or not a rate at all) is refused by
     // `run::run`; here it would only mean "no spacing".
     let spacing = share.and_then(|r| Duration::try_from_secs_f64(1.0 / r).ok());
-    let max_backlog = match settings.rate {
-        None => settings.max_backlog.as_ref().map(|(_, max)| *max),
-        Some(_) => None,
-    };
     // 0 would never wait for a confirm and spin without yielding.
     let max_in_flight = settings.max_in_flight.max(1);
     let mut next_timestamp = vec![0i64; households.len()];

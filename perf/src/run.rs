@@ -15,8 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
 use serde::Serialize;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -366,20 +364,9 @@ async fn measure(
         let metrics_urls = metrics_urls.clone();
         let replica_pids = replica_pids.clone();
         async move {
-            let depth = amqp::bounded(
-                "watching the write queue",
-                amqp::OP_TIMEOUT,
-                watch.queue_declare(
-                    WRITE_QUEUE.into(),
-                    QueueDeclareOptions {
-                        passive: true,
-                        ..Default::default()
-                    },
-                    FieldTable::default(),
-                ),
-            )
-            .await
-            .map_or(0.0, |q| f64::from(q.message_count()));
+            let depth = amqp::ready_messages(&watch, WRITE_QUEUE, amqp::OP_TIMEOUT)
+                .await
+                .map_or(0.0, f64::from);
             Ok::<_, anyhow::Error>(Tick {
                 t,
                 published_readings: counters.readings.load(Ordering::Relaxed),
