@@ -323,6 +323,13 @@ impl Server {
         wait_port_closed(self.port).await
     }
 
+    /// Sends `signal` (a kill(1) name) to the current run's process group.
+    fn signal(&self, signal: &str) {
+        if let Some(process) = &self.process {
+            signal_group(process.pgid, signal);
+        }
+    }
+
     /// Makes `process` the current run and polls `ready(port)` (off the
     /// runtime: it does blocking I/O) until it holds; fails early, with the
     /// log's tail, if the server exits.
@@ -678,6 +685,18 @@ bind-address = "127.0.0.1:{rpc_port}"
     pub async fn restart(&mut self) -> Result<()> {
         self.stop().await?;
         self.launch().await
+    }
+
+    /// Freezes the server (SIGSTOP to its process group): connections stay
+    /// open and nothing answers, as with a hung disk or a stalled VM, until
+    /// [`resume`](Self::resume).
+    pub fn pause(&self) {
+        self.server.signal("STOP");
+    }
+
+    /// Lets a [`pause`](Self::pause)d server run again (SIGCONT).
+    pub fn resume(&self) {
+        self.server.signal("CONT");
     }
 
     async fn launch(&mut self) -> Result<()> {
