@@ -35,7 +35,12 @@ impl ServiceProcess {
         base: String,
         log: PathBuf,
     ) -> Result<Self> {
-        let file = std::fs::File::create(&log).with_context(|| format!("{}", log.display()))?;
+        // Appended to: a restarted process (perf chaos) keeps its earlier lines.
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .with_context(|| format!("{}", log.display()))?;
         let child = command
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -83,6 +88,15 @@ impl ServiceProcess {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// SIGKILL: a crash, with no chance to flush or acknowledge anything.
+    /// Returns once the process is gone.
+    pub async fn kill(mut self) -> Result<()> {
+        self.child
+            .kill()
+            .await
+            .with_context(|| format!("kill {}", self.name))
     }
 
     /// SIGTERM, then up to `grace` for a graceful exit (killed after that).

@@ -324,6 +324,7 @@ async fn measure(
             db,
             &households_file,
             log,
+            &[],
         )
         .await?;
         replica.wait_ready(Duration::from_secs(60)).await?;

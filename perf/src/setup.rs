@@ -155,6 +155,7 @@ impl Replica {
         db: &str,
         households_file: &Path,
         log: PathBuf,
+        extra_env: &[(&str, String)],
     ) -> Result<Self> {
         let port = free_port()?;
         let mut command = Command::new(binary);
@@ -164,7 +165,8 @@ impl Replica {
             .arg(households_file)
             .env("AMQP_URL", amqp_url)
             .env("INFLUX_URL", influx_url)
-            .env("INFLUX_DB", db);
+            .env("INFLUX_DB", db)
+            .envs(extra_env.iter().map(|(name, value)| (name, value)));
         let base = format!("http://127.0.0.1:{port}");
         Ok(Self {
             metrics_url: format!("{base}/metrics"),
@@ -185,6 +187,11 @@ impl Replica {
     /// SIGTERM, then waits (it drains what it holds) up to 60 s.
     pub async fn stop(self) -> Result<()> {
         self.process.stop(Duration::from_secs(60)).await
+    }
+
+    /// SIGKILL: whatever it had not acknowledged goes back to the queue.
+    pub async fn kill(self) -> Result<()> {
+        self.process.kill().await
     }
 }
 
