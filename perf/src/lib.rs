@@ -3,6 +3,7 @@
 //! - [`workload`]: the simulated fleet and its `wattline.v1` batches;
 //! - [`load`]: publishing them as agents do (confirms, persistent);
 //! - [`baseline`]: InfluxDB alone and RabbitMQ alone, with the same data;
+//! - [`chaos`]: `perf chaos`, faults under load and the exactly-once check;
 //! - [`run`]: the pipeline run, its report and the exactly-once check;
 //! - [`read`]: `perf read`, dashboard users against read-service beside
 //!   the same InfluxQL straight to InfluxDB (its own submodules);
@@ -13,6 +14,7 @@
 
 pub mod amqp;
 pub mod baseline;
+pub mod chaos;
 pub mod load;
 pub mod metrics;
 pub mod plot;

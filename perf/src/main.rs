@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use perf::baseline;
+use perf::chaos;
 use perf::run::{self, RunSettings};
 use perf::run::{print_scaling, print_table, ScalingRow};
 use perf::setup::{create_database, drop_database, RabbitAdmin};
@@ -39,6 +40,55 @@ enum Command {
     Broker(BaselineArgs),
     /// Dashboard users against read-service, beside the same InfluxQL straight to InfluxDB.
     Read(ReadArgs),
+    /// The pipeline under load from real agents while seeded faults hit every part;
+    /// then every reading the broker accepted is looked up in InfluxDB.
+    Chaos(ChaosArgs),
+}
+
+#[derive(Debug, Args)]
+struct ChaosArgs {
+    /// How long faults are injected (the run then drains and compares).
+    #[arg(long, default_value = "90s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// The schedule's seed (faults, targets, pauses); printed, so a run can be repeated.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Mean pause between a recovery and the next fault.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    fault_every: Duration,
+    /// Device agents (real device-agent processes, one household each).
+    #[arg(long, default_value_t = 12)]
+    agents: usize,
+    /// Sockets per agent.
+    #[arg(long, default_value_t = 30)]
+    sockets: u16,
+    /// How often each socket is read.
+    #[arg(long, default_value = "200ms", value_parser = humantime::parse_duration)]
+    sample_interval: Duration,
+    /// Write-service replicas.
+    #[arg(long, default_value_t = 2)]
+    write_replicas: usize,
+    /// The write services' InfluxDB timeout (a frozen InfluxDB outlasts it).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    write_timeout: Duration,
+    /// Spool quota of agent 0, the one whose spool is filled on purpose.
+    #[arg(long, default_value_t = 8 * 1024)]
+    small_spool_bytes: u64,
+    /// Longest wait for the pipeline to catch up after a fault (else the run fails).
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    recovery_limit: Duration,
+    /// Logs and spools (default: a directory in the temp dir named after the seed).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// The write-service binary (default: next to perf).
+    #[arg(long)]
+    write_service_bin: Option<PathBuf>,
+    /// The device-agent binary (default: next to perf).
+    #[arg(long)]
+    agent_bin: Option<PathBuf>,
+    /// Print the report as JSON on stdout (the table goes to stderr).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -216,6 +266,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Read(args) => read(args).await,
+        Command::Chaos(args) => chaos(args).await,
         Command::Broker(args) => {
             let admin = RabbitAdmin::new(&args.common.rabbit_api)?;
             let workload = args.common.workload();
@@ -291,6 +342,40 @@ async fn run_pipeline(args: RunArgs) -> Result<()> {
         .fold((0, 0), |(l, d), row| (l + row.lost, d + row.duplicated));
     if lost > 0 || duplicated > 0 {
         anyhow::bail!("{lost} readings lost, {duplicated} duplicated");
+    }
+    Ok(())
+}
+
+async fn chaos(args: ChaosArgs) -> Result<()> {
+    let seed = args.seed.unwrap_or_else(chaos::fresh_seed);
+    let report = chaos::run(chaos::ChaosSettings {
+        fleet: chaos::fleet::FleetSettings {
+            agents: args.agents,
+            sockets: args.sockets,
+            sample_interval: args.sample_interval,
+            write_replicas: args.write_replicas,
+            write_timeout: args.write_timeout,
+            small_spool_bytes: args.small_spool_bytes,
+            work_dir: args
+                .work_dir
+                .unwrap_or_else(|| chaos::default_work_dir(seed)),
+            write_service_bin: args.write_service_bin,
+            agent_bin: args.agent_bin,
+        },
+        duration: args.duration,
+        seed,
+        fault_every: args.fault_every,
+        recovery_limit: args.recovery_limit,
+        verbose: true,
+    })
+    .await?;
+    chaos::print_report(&report, &mut std::io::stderr()).context("print")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    let failures = report.failures();
+    if !failures.is_empty() {
+        anyhow::bail!("the chaos run failed: {}", failures.join("; "));
     }
     Ok(())
 }
