@@ -6,7 +6,15 @@
 #
 #   deploy/test.sh              # everything
 #   deploy/test.sh -p write-service   # extra args go to `cargo test`
+#   deploy/test.sh --soak 10m   # everything, with a 10-minute chaos soak
+#                               # (perf/tests/chaos.rs; 75 s by default)
 set -euo pipefail
+
+if [[ ${1:-} == --soak ]]; then
+  [[ -n ${2:-} ]] || { echo "--soak needs a duration, e.g. --soak 10m" >&2; exit 2; }
+  export WATTLINE_CHAOS_DURATION=$2
+  shift 2
+fi
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
