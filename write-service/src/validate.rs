@@ -454,7 +454,8 @@ mod tests {
                 "invalid_value",
                 "timestamp_out_of_range",
                 "unknown_device",
-                "rejected_by_influxdb"
+                "rejected_by_influxdb",
+                "rate_limited"
             ]
         );
     }

@@ -45,7 +45,7 @@ async fn a_flooding_devices_excess_is_dead_lettered_and_counted_while_another_ho
     // broker confirms, with the calm household's 6 messages of 5 readings
     // (its whole burst, 30) in between.
     const FLOOD_MESSAGES: usize = 40;
-    let mut calm_sent = 0;
+    let mut calm_sent: u64 = 0;
     for i in 0..FLOOD_MESSAGES {
         let flood = batch(
             "flood",
@@ -69,7 +69,8 @@ async fn a_flooding_devices_excess_is_dead_lettered_and_counted_while_another_ho
     }
     assert_eq!(calm_sent, 30);
 
-    // Done once every flood message is either stored or dead-lettered.
+    // Done once every message of either device is stored or dead-lettered
+    // (flood messages hold 30 readings, calm ones 5).
     let dead = std::cell::RefCell::new(Vec::new());
     let counts = testkit::eventually(
         PATIENCE,
@@ -78,12 +79,22 @@ async fn a_flooding_devices_excess_is_dead_lettered_and_counted_while_another_ho
             let taken = take_dead_letters(&publisher).await?;
             dead.borrow_mut().extend(taken);
             let counts = counts_per_series(&env.db).await?;
-            let flood: u64 = counts
-                .iter()
-                .filter(|((d, ..), _)| d == "flood")
-                .map(|(_, n)| n)
-                .sum();
-            let settled = flood + dead.borrow().len() as u64 * 30 == FLOOD_MESSAGES as u64 * 30;
+            let accounted = |device: &str, readings_per_message: u64| {
+                let key = format!("readings.{device}");
+                let stored: u64 = counts
+                    .iter()
+                    .filter(|((d, ..), _)| d == device)
+                    .map(|(_, n)| n)
+                    .sum();
+                let dead = dead
+                    .borrow()
+                    .iter()
+                    .filter(|d| d.headers["x-wattline-routing-key"] == key)
+                    .count() as u64;
+                stored + dead * readings_per_message
+            };
+            let settled = accounted("flood", 30) == FLOOD_MESSAGES as u64 * 30
+                && accounted("calm", 5) == calm_sent;
             Ok(settled.then_some(counts))
         },
     )
