@@ -73,7 +73,9 @@ pub struct Config {
     pub interval: Duration,
 
     /// Largest batch, in readings: a CSV file or a backfill is cut into batches of this size.
-    #[arg(long, env = "MAX_BATCH_READINGS", default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    /// At most 100,000: at most 4 MB of values plus the socket ids, well under the
+    /// broker's 16 MiB max_message_size (deploy/stack.sh).
+    #[arg(long, env = "MAX_BATCH_READINGS", default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_batch_readings: u32,
 
     /// Directory of the on-disk spool (created if missing). One agent per directory.

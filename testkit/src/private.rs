@@ -392,6 +392,8 @@ pub struct PrivateRabbit {
     node: String,
     dist_port: u16,
     epmd_port: u16,
+    /// The management API's port, on a node that has the plugin.
+    management_port: Option<u16>,
     user: RunAs,
 }
 
@@ -403,6 +405,8 @@ struct RabbitOptions {
     plugins: &'static [&'static str],
     /// Lines appended to rabbitmq.conf.
     conf: String,
+    /// Enable the management plugin (on a port of its own).
+    management: bool,
 }
 
 impl PrivateRabbit {
@@ -411,6 +415,16 @@ impl PrivateRabbit {
     /// long before expecting the broker to notice (the local stack's node
     /// keeps answers 15 s). Refusals are not cached at all.
     pub const AUTH_CACHE_TTL: Duration = Duration::from_millis(1000);
+
+    /// Every private node's `max_message_size`, the same as the local stack's
+    /// (`deploy/stack.sh`): 16 MiB, comfortably above the agent's largest
+    /// batch (`--max-batch-readings` 100,000 readings: at most 4 MB of values
+    /// plus the socket ids).
+    pub const MAX_MESSAGE_SIZE: usize = 16 * 1024 * 1024;
+
+    /// Every private node's `channel_max`, the same as the local stack's: a
+    /// device needs one channel, the write service three.
+    pub const CHANNEL_MAX: u16 = 16;
 
     /// Starts a node without plugins and waits until it answers the AMQP
     /// handshake.
@@ -429,6 +443,17 @@ impl PrivateRabbit {
     /// with the load of other builds) on the 2-core development machine,
     /// against 4.7 s (3.5–6.2 s) for [`start`](Self::start)'s bare node.
     pub async fn start_with_http_auth(internal_base_url: &str) -> Result<Self> {
+        Self::start_with(Self::http_auth(internal_base_url, false)).await
+    }
+
+    /// [`start_with_http_auth`](Self::start_with_http_auth) with the
+    /// management plugin as well (see [`management_url`](Self::management_url)),
+    /// as the local stack's node has it: a few seconds slower to start.
+    pub async fn start_with_http_auth_and_management(internal_base_url: &str) -> Result<Self> {
+        Self::start_with(Self::http_auth(internal_base_url, true)).await
+    }
+
+    fn http_auth(internal_base_url: &str, management: bool) -> RabbitOptions {
         let base = internal_base_url.trim_end_matches('/');
         let ttl = Self::AUTH_CACHE_TTL.as_millis();
         let mut conf = format!(
@@ -443,11 +468,20 @@ impl PrivateRabbit {
                 "auth_http.{path}_path = {base}/internal/rabbitmq/{path}\n"
             ));
         }
-        Self::start_with(RabbitOptions {
-            plugins: &["rabbitmq_auth_backend_http", "rabbitmq_auth_backend_cache"],
+        let plugins: &'static [&'static str] = if management {
+            &[
+                "rabbitmq_auth_backend_http",
+                "rabbitmq_auth_backend_cache",
+                "rabbitmq_management",
+            ]
+        } else {
+            &["rabbitmq_auth_backend_http", "rabbitmq_auth_backend_cache"]
+        };
+        RabbitOptions {
+            plugins,
             conf,
-        })
-        .await
+            management,
+        }
     }
 
     async fn start_with(options: RabbitOptions) -> Result<Self> {
@@ -458,6 +492,7 @@ impl PrivateRabbit {
             node: format!("{}@localhost", unique_name("wattline-test")),
             dist_port: free_port()?,
             epmd_port: free_port()?,
+            management_port: options.management.then(free_port).transpose()?,
             user,
             dir,
         };
@@ -474,6 +509,13 @@ impl PrivateRabbit {
     /// The AMQP port.
     pub fn amqp_port(&self) -> u16 {
         self.server.port
+    }
+
+    /// `http://127.0.0.1:<port>` of the management API, on a node started
+    /// with it.
+    pub fn management_url(&self) -> Option<String> {
+        self.management_port
+            .map(|port| format!("http://127.0.0.1:{port}"))
     }
 
     /// Stops the node cleanly (SIGTERM; SIGKILL after 30 s) and returns once
@@ -494,8 +536,14 @@ impl PrivateRabbit {
             (
                 "rabbitmq.conf",
                 format!(
-                    "listeners.tcp.1 = 127.0.0.1:{}\nloopback_users.guest = true\n{}",
+                    "listeners.tcp.1 = 127.0.0.1:{}\nloopback_users.guest = true\n\
+                     max_message_size = {}\nchannel_max = {}\n{}{}",
                     self.amqp_port(),
+                    Self::MAX_MESSAGE_SIZE,
+                    Self::CHANNEL_MAX,
+                    self.management_port.map_or(String::new(), |port| format!(
+                        "management.tcp.ip = 127.0.0.1\nmanagement.tcp.port = {port}\n"
+                    )),
                     options.conf
                 ),
             ),

@@ -15,6 +15,7 @@ use crate::households::{
     HouseholdMapping, HouseholdsFileError, StaticDirectory,
 };
 use crate::pipeline::Settings;
+use crate::rate_limit::RateLimitSettings;
 use crate::topology::QueueType;
 
 /// Consumes reading batches from RabbitMQ and writes them to InfluxDB,
@@ -107,6 +108,20 @@ pub struct Config {
     /// readings are dead-lettered. Old readings are always accepted.
     #[arg(long, env = "MAX_CLOCK_SKEW", default_value = "5m", value_parser = humantime::parse_duration)]
     pub max_clock_skew: Duration,
+
+    /// Per-device limit on readings a second, sustained; 0 turns it off. A device that
+    /// gets more than --device-backlog-window ahead of it has its excess messages
+    /// dead-lettered as rate_limited (kept, not dropped). 100 is over three times a
+    /// 30-socket agent at 1 Hz; per replica (N replicas let N times more through).
+    #[arg(long, env = "DEVICE_RATE_LIMIT", default_value_t = 100)]
+    pub device_rate_limit: u32,
+
+    /// How far ahead of --device-rate-limit a device may get: an agent back after up to
+    /// this long offline replays its whole backlog at full speed and loses nothing. The
+    /// burst is the product (100/s × 7 days = 60.48 M readings: a full default 64 MiB
+    /// spool, or demo.sh's 3 weeks of 8 sockets many times over).
+    #[arg(long, env = "DEVICE_BACKLOG_WINDOW", default_value = "7days", value_parser = humantime::parse_duration)]
+    pub device_backlog_window: Duration,
 
     /// auth-service's internal URL (e.g. http://127.0.0.1:8091): each device's household is
     /// looked up in its registry (GET /internal/devices/{id}) and cached. Excludes
@@ -265,6 +280,10 @@ impl Config {
             max_inflight_writes: self.max_inflight_writes as usize,
             max_clock_skew: self.max_clock_skew,
             shutdown_grace: self.shutdown_grace,
+            rate_limit: RateLimitSettings {
+                readings_per_s: self.device_rate_limit,
+                backlog_window: self.device_backlog_window,
+            },
         }
     }
 }
@@ -290,6 +309,9 @@ mod tests {
         assert_eq!(c.queue_type, QueueType::Classic);
         assert_eq!(c.listen.to_string(), "127.0.0.1:9091");
         assert_eq!(c.max_clock_skew, Duration::from_secs(300));
+        let limit = c.pipeline_settings().rate_limit;
+        assert_eq!(limit.readings_per_s, 100);
+        assert_eq!(limit.backlog_window, Duration::from_secs(7 * 86_400));
         let w = c.writer_config().unwrap();
         assert!(!w.gzip, "auto gzip is off for a loopback InfluxDB");
         assert!(matches!(w.api, InfluxApi::V1 { ref database, .. } if database == "wattline"));

@@ -13,6 +13,8 @@
 //! - [`pipeline`]: the session loop — batching by points and age, up to N
 //!   writes in flight, in-order acks, bisection of rejected batches,
 //!   reconnects — with capped, jittered backoff from `wattline_ops::retry`;
+//! - [`rate_limit`]: the per-device limit on readings (a flood's excess is
+//!   dead-lettered, a backlog replay is not);
 //! - [`dead_letter`]: publishing poison to `wattline.readings.dead` with
 //!   confirms before the original is acked;
 //! - [`telemetry`] (tracing, metrics, events) and [`http`] (`/metrics`,
@@ -27,6 +29,7 @@ pub mod dead_letter;
 pub mod households;
 pub mod http;
 pub mod pipeline;
+pub mod rate_limit;
 pub mod telemetry;
 pub mod topology;
 pub mod validate;

@@ -27,6 +27,8 @@ pub mod names {
     pub const RECONNECTS: &str = "wattline_write_reconnects_total";
     pub const HOUSEHOLD_LOOKUPS: &str = "wattline_write_household_lookups_total";
     pub const HOUSEHOLD_CACHE_ENTRIES: &str = "wattline_write_household_cache_entries";
+    pub const RATE_LIMITED_READINGS: &str = "wattline_write_rate_limited_readings_total";
+    pub const RATE_LIMIT_DEVICES: &str = "wattline_write_rate_limit_devices";
 }
 
 /// Histogram buckets, by metric.
@@ -102,6 +104,16 @@ fn describe() {
         HOUSEHOLD_CACHE_ENTRIES,
         "Devices in the household cache (fresh or expired)"
     );
+    describe_counter!(
+        RATE_LIMITED_READINGS,
+        "Readings refused by the per-device rate limit (their messages are dead-lettered \
+         as rate_limited)"
+    );
+    counter!(RATE_LIMITED_READINGS).absolute(0);
+    describe_gauge!(
+        RATE_LIMIT_DEVICES,
+        "Devices the rate limit tracks (those ahead of their sustained rate)"
+    );
     for outcome in Outcome::ALL {
         counter!(HOUSEHOLD_LOOKUPS, "outcome" => outcome.as_str()).absolute(0);
     }
@@ -111,6 +123,12 @@ fn describe() {
 pub fn dead_lettered(reason: Reason, routing_key: &str, detail: &str) {
     counter!(names::DEAD_LETTERED, "reason" => reason.as_str()).increment(1);
     tracing::warn!(%reason, routing_key, detail, "message dead-lettered");
+}
+
+/// The rate limit refused a device's message (it is dead-lettered next, and
+/// logged once its dead letter is confirmed).
+pub fn rate_limited(readings: u64) {
+    counter!(names::RATE_LIMITED_READINGS).increment(readings);
 }
 
 /// InfluxDB dropped points beyond its retention policy; the batch is acked.

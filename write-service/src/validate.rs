@@ -42,11 +42,14 @@ pub enum Reason {
     UnknownDevice,
     /// InfluxDB refused the message's points (found by bisection).
     RejectedByInfluxdb,
+    /// The device sent far more than its rate limit allows (see
+    /// [`crate::rate_limit`]).
+    RateLimited,
 }
 
 impl Reason {
     /// All reasons, for describing metrics.
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 8] = [
         Reason::Undecodable,
         Reason::InvalidRoutingKey,
         Reason::InvalidId,
@@ -54,6 +57,7 @@ impl Reason {
         Reason::TimestampOutOfRange,
         Reason::UnknownDevice,
         Reason::RejectedByInfluxdb,
+        Reason::RateLimited,
     ];
 
     /// The stable code used in headers and metric labels.
@@ -66,6 +70,7 @@ impl Reason {
             Reason::TimestampOutOfRange => "timestamp_out_of_range",
             Reason::UnknownDevice => "unknown_device",
             Reason::RejectedByInfluxdb => "rejected_by_influxdb",
+            Reason::RateLimited => "rate_limited",
         }
     }
 }
@@ -449,7 +454,8 @@ mod tests {
                 "invalid_value",
                 "timestamp_out_of_range",
                 "unknown_device",
-                "rejected_by_influxdb"
+                "rejected_by_influxdb",
+                "rate_limited"
             ]
         );
     }

@@ -50,7 +50,8 @@ use crate::consumer::{classify, Incoming, Intake};
 use crate::dead_letter::{DeadLetter, DeadLetterError, DeadLetterer};
 use crate::households::HouseholdDirectory;
 use crate::http::Health;
-use crate::telemetry::names;
+use crate::rate_limit::{DeviceRateLimiter, RateLimitSettings};
+use crate::telemetry::{self, names};
 use crate::topology::{self, QueueType, TopologyError};
 use crate::validate::{Invalid, Reason};
 
@@ -83,6 +84,7 @@ pub struct Settings {
     pub max_inflight_writes: usize,
     pub max_clock_skew: Duration,
     pub shutdown_grace: Duration,
+    pub rate_limit: RateLimitSettings,
 }
 
 /// Everything a session uses that outlives it.
@@ -111,11 +113,20 @@ impl Pipeline {
     pub async fn run(&self, shutdown: &CancellationToken) -> Result<(), TopologyError> {
         let mut backoff = Backoff::new(RECONNECT);
         let mut session_number = 0u64;
+        // Outlives sessions: a reconnect does not give a flooding device a
+        // fresh burst.
+        let mut rate_limit = DeviceRateLimiter::new(self.settings.rate_limit);
         while !shutdown.is_cancelled() {
             match self.connect_and_declare(shutdown).await {
                 Ok(Some((connection, failure))) => {
                     session_number += 1;
-                    let session = self.session(&connection, session_number, &mut backoff, shutdown);
+                    let session = self.session(
+                        &connection,
+                        session_number,
+                        &mut backoff,
+                        &mut rate_limit,
+                        shutdown,
+                    );
                     let outcome = tokio::select! {
                         outcome = session => outcome,
                         error = failure => Err(SessionError::Amqp(error)),
@@ -181,6 +192,7 @@ impl Pipeline {
         connection: &Connection,
         number: u64,
         backoff: &mut Backoff,
+        rate_limit: &mut DeviceRateLimiter,
         shutdown: &CancellationToken,
     ) -> Result<(), SessionError> {
         let channel = connection.create_channel().await?;
@@ -202,7 +214,7 @@ impl Pipeline {
         backoff.reset();
         tracing::info!(queue = %self.settings.queue, consumer = %tag, prefetch = self.settings.prefetch, "consuming");
 
-        let mut session = Session::new(self, channel.clone(), dead_letterer.clone());
+        let mut session = Session::new(self, channel.clone(), dead_letterer.clone(), rate_limit);
         let result = session.consume(&mut consumer, shutdown).await;
         if result.is_ok() {
             // Shutdown: stop deliveries first, then finish what we hold.
@@ -271,6 +283,7 @@ struct SessionMetrics {
     empty_batches: Counter,
     lag: Histogram,
     inflight: Gauge,
+    rate_limit_devices: Gauge,
 }
 
 impl SessionMetrics {
@@ -280,6 +293,7 @@ impl SessionMetrics {
             empty_batches: counter!(names::EMPTY_BATCHES),
             lag: histogram!(names::LAG),
             inflight: gauge!(names::INFLIGHT),
+            rate_limit_devices: gauge!(names::RATE_LIMIT_DEVICES),
         }
     }
 }
@@ -289,6 +303,7 @@ struct Session<'a> {
     pipeline: &'a Pipeline,
     channel: Channel,
     dead_letterer: DeadLetterer,
+    rate_limit: &'a mut DeviceRateLimiter,
     pending: PendingBatch,
     spare_builders: Vec<LineProtocolBuilder>,
     acks: AckWindow<Outcome>,
@@ -299,11 +314,17 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    fn new(pipeline: &'a Pipeline, channel: Channel, dead_letterer: DeadLetterer) -> Self {
+    fn new(
+        pipeline: &'a Pipeline,
+        channel: Channel,
+        dead_letterer: DeadLetterer,
+        rate_limit: &'a mut DeviceRateLimiter,
+    ) -> Self {
         Self {
             pipeline,
             channel,
             dead_letterer,
+            rate_limit,
             pending: PendingBatch::default(),
             spare_builders: Vec::new(),
             acks: AckWindow::new(),
@@ -391,6 +412,9 @@ impl<'a> Session<'a> {
 
     async fn intake(&mut self, delivery: Delivery, shutdown: &CancellationToken) {
         let tag = delivery.delivery_tag;
+        // A redelivery was charged to the device when it first came (here or
+        // at a replica that died): charging it again would count it twice.
+        let redelivered = delivery.redelivered;
         // Tracked before anything else, so no later multiple-ack covers it
         // while it is unfinished.
         self.acks.track(tag);
@@ -418,6 +442,23 @@ impl<'a> Session<'a> {
             }
             Some(Intake::Poison(letter)) => self.dead_letter(letter),
             Some(Intake::Accepted(message)) => {
+                if !redelivered {
+                    let readings = message.points() as u64;
+                    let checked = self.rate_limit.check(
+                        message.device.as_str(),
+                        readings,
+                        std::time::Instant::now(),
+                    );
+                    self.metrics
+                        .rate_limit_devices
+                        .set(self.rate_limit.tracked() as f64);
+                    if let Err(over) = checked {
+                        telemetry::rate_limited(readings);
+                        let why = Invalid::new(Reason::RateLimited, over.to_string());
+                        self.dead_letter(message.into_dead_letter(why));
+                        return;
+                    }
+                }
                 if let Err(refused) = self.pending.push(message) {
                     let (message, error) = *refused;
                     tracing::error!(%error, tag, "validated message could not be encoded (bug)");

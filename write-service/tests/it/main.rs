@@ -7,6 +7,8 @@
 //!   quorum queues;
 //! - `poison`: dead-lettering with reasons, and bisection of a batch that
 //!   InfluxDB rejects;
+//! - `rate_limit`: a flooding device's excess dead-lettered, a backlog
+//!   replay within the limit stored whole;
 //! - `outages`: a private InfluxDB stopped and restarted, RabbitMQ unreachable,
 //!   a topology conflict;
 //! - `process`: the real binary under SIGTERM and kill -9.
@@ -17,3 +19,4 @@ mod helpers;
 mod outages;
 mod poison;
 mod process;
+mod rate_limit;
