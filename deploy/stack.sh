@@ -122,8 +122,8 @@ auth_http.topic_path = $AUTH_INTERNAL_URL/internal/rabbitmq/topic
 # nodes use the same values (PrivateRabbit::MAX_MESSAGE_SIZE, CHANNEL_MAX).
 # Messages up to 16 MiB: the agent's largest batch (--max-batch-readings
 # 100000) holds at most 4 MB of values plus its socket ids (a default one of
-# 5000 readings, 25-200 KB); a larger message closes the publisher's channel. 16 channels a connection: a device
-# needs 1, the write service 3. RabbitMQ 3.10 applies per-user connection and
+# 5000 readings, 25-200 KB); a larger message closes the publisher's channel.
+# 16 channels a connection: a device needs 1, the write service 3. RabbitMQ 3.10 applies per-user connection and
 # channel limits to internal users only, not to devices of the HTTP backend.
 max_message_size = 16777216
 channel_max = 16
