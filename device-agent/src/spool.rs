@@ -84,6 +84,10 @@ pub struct Spool {
     index: Mutex<Index>,
     /// Held (locked) for the spool's lifetime so two agents never share one.
     _lock: File,
+    /// Held while `next-sequence` is rewritten: its temporary file has one
+    /// name, and the producer (evicting) and the publisher (confirming) may
+    /// both empty the spool at once.
+    next_sequence_file: Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -128,6 +132,7 @@ impl Spool {
             max_bytes,
             index: Mutex::new(Index::default()),
             _lock: lock,
+            next_sequence_file: Mutex::new(()),
         };
         let mut index = Index {
             next_sequence: spool.read_next_sequence()?,
@@ -293,14 +298,20 @@ impl Spool {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_error(&path)(e)),
         }
-        let (removed, now_empty, next_sequence) = {
+        let (removed, now_empty) = {
             let mut index = self.lock_index();
             let removed = index.remove(sequence).is_some();
-            (removed, index.batches.is_empty(), index.next_sequence)
+            (removed, index.batches.is_empty())
         };
         if removed && now_empty {
             // With no batch files left, this file is what keeps sequence
-            // numbers growing across a restart.
+            // numbers growing across a restart. One writer at a time, and
+            // the number read under its lock, so the last write is the newest.
+            let _writing = self
+                .next_sequence_file
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let next_sequence = self.lock_index().next_sequence;
             self.write_next_sequence(next_sequence)?;
         }
         Ok(removed)
@@ -425,6 +436,34 @@ mod tests {
         let sequence = spool.next_sequence();
         spool.push(sequence, readings, payload).expect("push");
         sequence
+    }
+
+    /// Found by the chaos soak: an agent evicting a batch (its producer)
+    /// while confirming the last one (its publisher) emptied the spool from
+    /// two threads at once, both rewrote `next-sequence` through the same
+    /// temporary file, and the second rename failed: the agent exited.
+    #[test]
+    fn two_threads_emptying_the_spool_at_once_never_fail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = spool(dir.path());
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..300 {
+                        let sequence = push(&spool, b"payload", 1);
+                        spool.remove(sequence).expect("remove never fails");
+                    }
+                });
+            }
+        });
+        assert_eq!(spool.stats(), SpoolStats::default());
+        drop(spool);
+        let reopened = self::spool(dir.path());
+        assert_eq!(
+            reopened.next_sequence(),
+            1200,
+            "no sequence number is reused"
+        );
     }
 
     #[test]
