@@ -6,6 +6,8 @@
 mod accounts;
 mod assets;
 mod failures;
+mod limits;
 mod process;
 mod streaming;
 mod support;
+mod traversal;
