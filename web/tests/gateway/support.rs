@@ -153,6 +153,23 @@ impl Auth {
     }
 }
 
+/// A database of its own on the shared InfluxDB, with the rollup job's
+/// retention policies (which read-service reads too).
+pub async fn influx_with_rollups() -> testkit::InfluxDatabase {
+    let db = testkit::InfluxDatabase::create()
+        .await
+        .expect("influx database");
+    for (policy, duration) in [("rollup_1m", "800d"), ("rollup_1h", "INF")] {
+        db.query(&format!(
+            "CREATE RETENTION POLICY \"{policy}\" ON \"{}\" DURATION {duration} REPLICATION 1",
+            db.name
+        ))
+        .await
+        .expect("retention policy");
+    }
+    db
+}
+
 /// A real read-service in this process, on its own InfluxDB database, with
 /// auth-service's keys and settings; stopped when dropped.
 pub struct Read {
@@ -164,9 +181,7 @@ pub struct Read {
 impl Read {
     pub async fn start(auth: &Auth, extra: &[&str]) -> Self {
         testkit::init_crypto();
-        let db = testkit::InfluxDatabase::create()
-            .await
-            .expect("influx database");
+        let db = influx_with_rollups().await;
         let args = [
             "read-service".to_owned(),
             "--listen=127.0.0.1:0".into(),
