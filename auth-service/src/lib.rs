@@ -53,8 +53,6 @@ pub enum RunError {
     Store(#[from] store::StoreError),
     #[error("signing keys: {0}")]
     Keys(#[from] keys::KeyError),
-    #[error("HTTP server failed: {0}")]
-    Http(#[from] std::io::Error),
 }
 
 /// Now, in Unix seconds (as stored and as in tokens).

@@ -52,8 +52,6 @@ pub enum RunError {
     Listen(#[from] wattline_ops::ListenError),
     #[error("InfluxDB client: {0}")]
     Influx(#[from] QueryError),
-    #[error("HTTP server failed: {0}")]
-    Http(#[from] std::io::Error),
 }
 
 /// Runs the service until `shutdown` is cancelled.

@@ -50,8 +50,6 @@ pub enum RunError {
     Listen(#[from] wattline_ops::ListenError),
     #[error("cannot set up the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
-    #[error("HTTP server failed: {0}")]
-    Http(#[from] std::io::Error),
 }
 
 /// What the handlers share.
