@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Parser;
+use wattline_ops::serve::parse_timeout;
 pub use wattline_ops::{LogFormat, Secret};
 
 /// Accounts, households, devices and tokens for Wattline; also answers
@@ -108,6 +109,18 @@ pub struct Config {
     /// anywhere else, serve https and leave this off.
     #[arg(long, env = "INSECURE_COOKIES")]
     pub insecure_cookies: bool,
+
+    /// Longest a client may take to send a request's line and headers; also how long
+    /// an idle keep-alive connection is kept open waiting for its next request. Stops
+    /// slow-loris clients from holding connections. Keep it above the dashboard
+    /// gateway's 10 s pool idle time.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    pub header_read_timeout: Duration,
+
+    /// Longest a request may take from its headers to the answer's head, receiving its
+    /// body included (a slow body is cut off): 408 beyond it.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "10s", value_parser = parse_timeout)]
+    pub request_timeout: Duration,
 
     /// Shortest password accepted.
     #[arg(long, env = "PASSWORD_MIN_LENGTH", default_value_t = 10)]

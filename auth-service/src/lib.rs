@@ -28,13 +28,13 @@ pub mod store;
 pub mod telemetry;
 pub mod time_zone;
 
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use wattline_ops::serve::serve;
 
 use crate::access_token::AccessTokens;
 use crate::api::{AppState, Settings};
@@ -53,8 +53,6 @@ pub enum RunError {
     Store(#[from] store::StoreError),
     #[error("signing keys: {0}")]
     Keys(#[from] keys::KeyError),
-    #[error("HTTP server failed: {0}")]
-    Http(#[from] std::io::Error),
 }
 
 /// Now, in Unix seconds (as stored and as in tokens).
@@ -77,6 +75,7 @@ pub struct AuthService {
     internal: TcpListener,
     state: AppState,
     internal_state: InternalState,
+    header_read_timeout: Duration,
 }
 
 impl AuthService {
@@ -111,6 +110,7 @@ impl AuthService {
                 trust_forwarded_for: config.trust_forwarded_for,
                 secure_cookies: !config.insecure_cookies,
                 amqp_vhost: config.amqp_vhost.clone(),
+                request_timeout: config.request_timeout,
             }),
             metrics: telemetry::prometheus(),
         };
@@ -123,6 +123,7 @@ impl AuthService {
             internal: wattline_ops::listen(config.internal_listen).await?,
             state,
             internal_state,
+            header_read_timeout: config.header_read_timeout,
         })
     }
 
@@ -161,19 +162,21 @@ impl AuthService {
                 }
             }
         });
-        let public = axum::serve(
-            self.public,
-            api::router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
-        let internal = axum::serve(self.internal, internal::router(self.internal_state))
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-            .into_future();
-        let (public, internal) = tokio::join!(public, internal);
+        tokio::join!(
+            serve(
+                self.public,
+                api::router(self.state),
+                self.header_read_timeout,
+                shutdown.clone(),
+            ),
+            serve(
+                self.internal,
+                internal::router(self.internal_state),
+                self.header_read_timeout,
+                shutdown.clone(),
+            ),
+        );
         let _ = upkeep.await;
-        public?;
-        internal?;
         tracing::info!("auth service stopped");
         Ok(())
     }

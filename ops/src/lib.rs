@@ -6,8 +6,10 @@
 //! - [`retry`]: capped exponential backoff with jitter;
 //! - [`amqp`] (feature `amqp`): noticing a dead AMQP connection;
 //! - [`prometheus`] (feature `prometheus`): the metrics recorder and `/metrics`;
-//! - [`http`] (feature `http`): the HTTP APIs' JSON error body and their
-//!   404/405 fallbacks.
+//! - [`http`] (feature `http`): the HTTP APIs' JSON error body, their
+//!   404/405 fallbacks, body limit and deadline;
+//! - [`serve`] (feature `http`): serving a router with a header-read
+//!   timeout (slow clients, idle keep-alive connections).
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
@@ -19,6 +21,8 @@ pub mod logging;
 pub mod prometheus;
 pub mod retry;
 pub mod secret;
+#[cfg(feature = "http")]
+pub mod serve;
 pub mod shutdown;
 
 pub use listen::{listen, ListenError};

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
+use wattline_ops::serve::parse_timeout;
 pub use wattline_ops::{LogFormat, Secret};
 
 /// A household's power, energy and cost from InfluxDB, for the dashboard:
@@ -83,6 +84,19 @@ pub struct Config {
     /// /api/sockets lists the sockets seen within this long (in raw readings or rollups).
     #[arg(long, env = "SOCKET_HORIZON", default_value = "400days", value_parser = humantime::parse_duration)]
     pub socket_horizon: Duration,
+
+    /// Longest a client may take to send a request's line and headers; also how long
+    /// an idle keep-alive connection is kept open waiting for its next request. Stops
+    /// slow-loris clients from holding connections. Keep it above the dashboard
+    /// gateway's 10 s pool idle time.
+    #[arg(long, env = "HEADER_READ_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    pub header_read_timeout: Duration,
+
+    /// Longest a request may take from its headers to the answer's head, receiving its
+    /// body included: 408 beyond it. A CSV export or live feed then streams for as long
+    /// as it needs.
+    #[arg(long, env = "REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
+    pub request_timeout: Duration,
 
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

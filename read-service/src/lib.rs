@@ -52,8 +52,6 @@ pub enum RunError {
     Listen(#[from] wattline_ops::ListenError),
     #[error("InfluxDB client: {0}")]
     Influx(#[from] QueryError),
-    #[error("HTTP server failed: {0}")]
-    Http(#[from] std::io::Error),
 }
 
 /// Runs the service until `shutdown` is cancelled.
@@ -66,6 +64,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
 pub struct ReadService {
     listener: TcpListener,
     state: AppState,
+    header_read_timeout: Duration,
 }
 
 impl ReadService {
@@ -100,12 +99,17 @@ impl ReadService {
                 reporting_window: config.reporting_window,
                 socket_horizon: config.socket_horizon,
                 live_interval: config.live_interval,
+                request_timeout: config.request_timeout,
             },
             metrics: telemetry::prometheus(),
             shutdown: CancellationToken::new(),
         };
         let listener = wattline_ops::listen(config.listen).await?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            header_read_timeout: config.header_read_timeout,
+        })
     }
 
     /// The API's address.
@@ -120,9 +124,13 @@ impl ReadService {
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), RunError> {
         tracing::info!(addr = %self.local_addr(), "read service listening");
         self.state.shutdown = shutdown.clone();
-        axum::serve(self.listener, api::router(self.state))
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await?;
+        wattline_ops::serve::serve(
+            self.listener,
+            api::router(self.state),
+            self.header_read_timeout,
+            shutdown,
+        )
+        .await;
         tracing::info!("read service stopped");
         Ok(())
     }

@@ -11,12 +11,13 @@
 use std::path::Path;
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
+use wattline_ops::http::ApiError;
 
 /// `Cache-Control` of content-hashed files.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -43,7 +44,24 @@ pub fn router(dir: &Path) -> Router {
         .nest_service("/assets", hashed)
         .fallback_service(pages)
         .layer(middleware::from_fn(cache_control))
+        .layer(middleware::map_response(json_errors))
         .layer(CompressionLayer::new())
+}
+
+/// `ServeDir` refuses a path it will not serve (a missing asset, dot
+/// segments, a NUL) with an empty 4xx: give it the JSON error body every
+/// other answer has.
+async fn json_errors(response: Response) -> Response {
+    if response.headers().contains_key(header::CONTENT_TYPE) {
+        return response;
+    }
+    match response.status() {
+        StatusCode::NOT_FOUND => ApiError::not_found("file").into_response(),
+        StatusCode::BAD_REQUEST => {
+            ApiError::invalid("invalid_path", "that path cannot name a file here").into_response()
+        }
+        _ => response,
+    }
 }
 
 /// Sets `Cache-Control` by path (see the module's header).

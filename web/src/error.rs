@@ -24,13 +24,7 @@ pub fn upstream_timeout(service: &str) -> ApiError {
 }
 
 /// 413: the body is over `--max-body-bytes`.
-pub fn body_too_large(limit: u64) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        format!("request bodies are limited to {limit} bytes"),
-    )
-}
+pub use wattline_ops::http::body_too_large;
 
 /// 405 outside /api, where only the dashboard's files are served.
 pub fn method_not_allowed() -> ApiError {

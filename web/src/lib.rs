@@ -26,9 +26,10 @@ pub mod telemetry;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::Method;
-use axum::middleware;
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -36,6 +37,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+use wattline_ops::http;
 
 pub use config::Config;
 
@@ -48,8 +50,6 @@ pub enum RunError {
     Listen(#[from] wattline_ops::ListenError),
     #[error("cannot set up the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
-    #[error("HTTP server failed: {0}")]
-    Http(#[from] std::io::Error),
 }
 
 /// What the handlers share.
@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(meta::metrics))
         .fallback(dispatch)
         .method_not_allowed_fallback(|| async { error::method_not_allowed() })
+        .layer(middleware::from_fn(own_routes_take_no_body))
         .layer(middleware::from_fn(telemetry::observe))
         .layer(middleware::map_response(security::add_headers))
         .with_state(state)
@@ -84,9 +85,30 @@ async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         return error::method_not_allowed().into_response();
     }
+
     match state.assets.oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
+    }
+}
+
+/// Middleware: the gateway's own routes (the dashboard's files, /healthz,
+/// /metrics) take no body, so one is refused with 413, whether it declares
+/// its length or comes chunked, rather than left unread on the connection.
+/// API paths pass untouched: the proxy streams their bodies within
+/// `--max-body-bytes`.
+async fn own_routes_take_no_body(request: Request, next: Next) -> Response {
+    const NO_BODY: usize = 0;
+    if Service::for_path(request.uri().path()).is_some() {
+        return next.run(request).await;
+    }
+    if http::declared_length(request.headers()).is_some_and(|length| length > 0) {
+        return http::body_too_large(NO_BODY as u64).into_response();
+    }
+    let (parts, body) = request.into_parts();
+    match http::read_body(body, NO_BODY).await {
+        Ok(body) => next.run(Request::from_parts(parts, Body::from(body))).await,
+        Err(error) => error.into_response(),
     }
 }
 
@@ -103,6 +125,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> Result<(), RunE
 pub struct Gateway {
     listener: TcpListener,
     state: AppState,
+    header_read_timeout: std::time::Duration,
 }
 
 impl Gateway {
@@ -127,7 +150,11 @@ impl Gateway {
             assets_dir: config.assets_dir.clone(),
         };
         let listener = wattline_ops::listen(config.listen).await?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            header_read_timeout: config.header_read_timeout,
+        })
     }
 
     /// The address it listens on.
@@ -154,12 +181,13 @@ impl Gateway {
                 }
             }
         });
-        axum::serve(
+        wattline_ops::serve::serve(
             self.listener,
-            router(self.state).into_make_service_with_connect_info::<SocketAddr>(),
+            router(self.state),
+            self.header_read_timeout,
+            shutdown,
         )
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+        .await;
         let _ = upkeep.await;
         tracing::info!("web stopped");
         Ok(())

@@ -1,10 +1,15 @@
 //! The reverse proxy: which service answers an API path, and passing the
-//! request there and the answer back, both bodies streamed.
+//! request there and the answer back, streamed.
 //!
-//! Streaming matters both ways: live power is a never-ending
-//! `text/event-stream` that must reach the browser event by event, and a
-//! year's CSV export must not sit in the gateway's memory. Nothing is
-//! decompressed or re-encoded: services compress their own answers.
+//! Answers stream: live power is a never-ending `text/event-stream` that
+//! must reach the browser event by event, and a year's CSV export must not
+//! sit in the gateway's memory. Nothing is decompressed or re-encoded:
+//! services compress their own answers. Request bodies (a few JSON fields
+//! in this API) are read whole first, within `--max-body-bytes` and
+//! `--body-timeout`, and passed on with their length: so a slow or endless
+//! upload ends here, and a body sent chunked with any method (a GET's too,
+//! which the HTTP client would otherwise drop) reaches the service to be
+//! judged by its own limit.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -13,9 +18,9 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt, TryStreamExt};
+use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::sync::CancellationToken;
+use wattline_ops::http;
 
 use crate::config::{Config, Upstream};
 use crate::error::{self, ApiError};
@@ -87,6 +92,7 @@ pub struct Proxy {
     auth: Upstream,
     read: Upstream,
     max_body_bytes: u64,
+    body_timeout: Duration,
     upstream_timeout: Duration,
     /// Cancelled at shutdown: ends the responses still streaming (live
     /// power never ends by itself, and a graceful stop waits for every
@@ -108,13 +114,17 @@ impl Proxy {
             .no_zstd()
             .no_proxy()
             .connect_timeout(Duration::from_secs(5))
-            .pool_idle_timeout(Duration::from_secs(60))
+            // Below the services' --header-read-timeout (30 s by default),
+            // after which they close an idle connection: the pool drops it
+            // first, rather than sending a request on one being closed.
+            .pool_idle_timeout(Duration::from_secs(10))
             .build()?;
         Ok(Self {
             client,
             auth: config.auth_url.clone(),
             read: config.read_url.clone(),
             max_body_bytes: config.max_body_bytes,
+            body_timeout: config.body_timeout,
             upstream_timeout: config.upstream_timeout,
             shutdown,
         })
@@ -153,7 +163,7 @@ impl Proxy {
         // percent-encoded): the service decodes them itself.
         let url = format!("{}{path_and_query}", self.upstream(service));
 
-        let declared_length = content_length(&parts.headers);
+        let declared_length = http::declared_length(&parts.headers);
         if declared_length.is_some_and(|length| length > self.max_body_bytes) {
             return Err(error::body_too_large(self.max_body_bytes));
         }
@@ -165,19 +175,17 @@ impl Proxy {
             .request(parts.method, url)
             .headers(forwarded_headers(&parts.headers, client_ip));
         if has_body {
-            upstream_request = upstream_request.body(reqwest::Body::wrap_stream(limited(
-                body.into_data_stream(),
-                self.max_body_bytes,
-            )));
+            let limit = usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX);
+            let body = tokio::time::timeout(self.body_timeout, http::read_body(body, limit))
+                .await
+                .map_err(|_| http::request_timeout(self.body_timeout))??;
+            upstream_request = upstream_request.body(body);
         }
 
         let started = Instant::now();
         let answer = tokio::time::timeout(self.upstream_timeout, upstream_request.send()).await;
         let upstream_response = match answer {
             Ok(Ok(response)) => response,
-            Ok(Err(error)) if caused_by::<BodyTooLarge>(&error) => {
-                return Err(error::body_too_large(self.max_body_bytes));
-            }
             Ok(Err(error)) => {
                 telemetry::upstream_failed(service.label(), "unavailable", &error);
                 return Err(error::upstream_unavailable(service.name()));
@@ -205,14 +213,6 @@ impl Proxy {
         *response.headers_mut() = headers;
         Ok(response)
     }
-}
-
-/// The request's `Content-Length`, if it has a valid one.
-fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse().ok())
 }
 
 /// The headers to send upstream: the client's, minus hop-by-hop ones and
@@ -271,43 +271,6 @@ fn copy_end_to_end(from: &HeaderMap, to: &mut HeaderMap) {
             to.append(name.clone(), value.clone());
         }
     }
-}
-
-/// A request body over the limit (seen only once its bytes arrive: a
-/// chunked body announces no length).
-#[derive(Debug, thiserror::Error)]
-#[error("request body over the limit")]
-struct BodyTooLarge;
-
-/// The body's chunks, failing once more than `limit` bytes have passed.
-fn limited<S>(body: S, limit: u64) -> impl Stream<Item = Result<Bytes, BoxError>> + Send
-where
-    S: Stream<Item = Result<Bytes, axum::Error>> + Send,
-{
-    let mut seen: u64 = 0;
-    body.map_err(BoxError::from).and_then(move |chunk| {
-        seen = seen.saturating_add(chunk.len() as u64);
-        let result = if seen > limit {
-            Err(BoxError::from(BodyTooLarge))
-        } else {
-            Ok(chunk)
-        };
-        std::future::ready(result)
-    })
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Whether an error of type `E` is somewhere in `error`'s chain of causes.
-fn caused_by<E: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(error);
-    while let Some(error) = cause {
-        if error.is::<E>() {
-            return true;
-        }
-        cause = error.source();
-    }
-    false
 }
 
 #[cfg(test)]
@@ -410,17 +373,5 @@ mod tests {
         );
         // What the client claims about the scheme is not believed.
         assert_eq!(out["x-forwarded-proto"], "http");
-    }
-
-    #[tokio::test]
-    async fn a_body_over_the_limit_fails_the_stream_with_a_recognisable_error() {
-        let chunks = futures_util::stream::iter([
-            Ok::<_, axum::Error>(Bytes::from_static(b"12345")),
-            Ok(Bytes::from_static(b"67890")),
-        ]);
-        let results: Vec<_> = limited(chunks, 7).collect().await;
-        assert!(results[0].is_ok());
-        let error = results[1].as_ref().expect_err("over the limit");
-        assert!(caused_by::<BodyTooLarge>(error.as_ref()));
     }
 }

@@ -21,14 +21,15 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, HeaderValue, Request};
 use axum::middleware;
 use axum::routing::{get, post, put};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use wattline_ops::http::RequestLimits;
 use wattline_ops::{http, prometheus};
 
 use crate::access_token::{AccessClaims, AccessTokens, Role};
@@ -38,10 +39,9 @@ use crate::store::{Store, User};
 use crate::telemetry;
 pub use error::ApiError;
 
-/// Largest request body accepted: every request here is a few short fields.
+/// Largest request body accepted, on every route: every request here is a
+/// few short fields.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-/// A request that takes longer than this (a slow client included) gets 408.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -65,6 +65,8 @@ pub struct Settings {
     /// Whether the session cookie carries `Secure` (off only for plain-http demos).
     pub secure_cookies: bool,
     pub amqp_vhost: String,
+    /// See `Config::request_timeout`.
+    pub request_timeout: Duration,
 }
 
 /// A secret in a request or response body (password, token, device
@@ -100,6 +102,10 @@ impl SecretField {
 
 /// The public router.
 pub fn router(state: AppState) -> Router {
+    let limits = RequestLimits {
+        max_body_bytes: MAX_BODY_BYTES,
+        timeout: state.settings.request_timeout,
+    };
     Router::new()
         .route("/api/auth/register", post(accounts::register))
         .route("/api/auth/login", post(accounts::login))
@@ -140,10 +146,16 @@ pub fn router(state: AppState) -> Router {
             telemetry::HTTP_METRICS,
             prometheus::count_requests,
         ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+        .layer(middleware::from_fn_with_state(
+            limits,
+            http::enforce_limits::<ApiError>,
+        ))
+        // Answers here are one user's (their devices, members, tokens,
+        // secrets): no cache keeps them unless a route says otherwise
+        // (the JWKS and the OpenAPI document do).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
         ))
         .with_state(state)
 }

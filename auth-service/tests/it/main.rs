@@ -20,6 +20,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod accounts;
+mod attacks;
 mod broker;
 mod cookies;
 mod devices;

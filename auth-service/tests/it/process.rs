@@ -28,6 +28,8 @@ async fn help_names_every_environment_variable() {
         "LISTEN",
         "INTERNAL_LISTEN",
         "LOGIN_LIMIT_PER_ACCOUNT",
+        "HEADER_READ_TIMEOUT",
+        "REQUEST_TIMEOUT",
     ] {
         assert!(help.contains(env), "--help does not mention {env}:\n{help}");
     }

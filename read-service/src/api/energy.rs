@@ -28,6 +28,9 @@ use crate::telemetry;
 
 /// Query parameters of `/api/energy`.
 #[derive(Debug, Deserialize, IntoParams)]
+// Unknown parameters are refused: a typo (`devcie=`) would otherwise
+// silently answer for the whole household.
+#[serde(deny_unknown_fields)]
 pub struct EnergyParams {
     /// Start, RFC 3339; snapped down to the start of its period.
     pub from: Option<String>,

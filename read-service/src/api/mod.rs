@@ -18,9 +18,9 @@ pub mod sockets;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::middleware;
 use axum::routing::get;
 use axum::Router;
@@ -28,8 +28,8 @@ use jiff::Timestamp;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 use tower_http::compression::CompressionLayer;
-use tower_http::timeout::TimeoutLayer;
 use wattline_influx::query::{Query, QueryClient};
+use wattline_ops::http::RequestLimits;
 use wattline_ops::{http, prometheus};
 
 use crate::jwt::{Claims, Verifier};
@@ -39,9 +39,6 @@ pub use error::ApiError;
 
 /// Largest request body accepted: the API is read-only, bodies are empty.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
-/// Longest a request may take to produce its response head (a streamed
-/// export or live feed then runs as long as it needs).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest range a chart or energy table may span.
 pub const MAX_RANGE: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 3653);
 
@@ -63,10 +60,16 @@ pub struct Limits {
     pub reporting_window: Duration,
     pub socket_horizon: Duration,
     pub live_interval: Duration,
+    /// See `Config::request_timeout`.
+    pub request_timeout: Duration,
 }
 
 /// The router.
 pub fn router(state: AppState) -> Router {
+    let limits = RequestLimits {
+        max_body_bytes: MAX_BODY_BYTES,
+        timeout: state.limits.request_timeout,
+    };
     Router::new()
         .route("/api/sockets", get(sockets::sockets))
         .route("/api/power", get(power::power))
@@ -85,10 +88,9 @@ pub fn router(state: AppState) -> Router {
         // gzip or br as the client accepts; the default predicate skips
         // text/event-stream, so live events are never held in an encoder.
         .layer(CompressionLayer::new())
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+        .layer(middleware::from_fn_with_state(
+            limits,
+            http::enforce_limits::<ApiError>,
         ))
         .with_state(state)
 }
@@ -259,7 +261,11 @@ mod tests {
             (Some("2000-01-01T00:00:00Z"), Some("2026-03-30T00:00:00Z")),
         ] {
             let error = Range::parse(from, to, max).unwrap_err();
-            assert_eq!(error.status(), StatusCode::BAD_REQUEST, "{from:?} {to:?}");
+            assert_eq!(
+                error.status(),
+                axum::http::StatusCode::BAD_REQUEST,
+                "{from:?} {to:?}"
+            );
         }
     }
 

@@ -22,6 +22,9 @@ use crate::telemetry;
 
 /// Query parameters of `/api/power` and `/api/export.csv`.
 #[derive(Debug, Deserialize, IntoParams)]
+// Unknown parameters are refused: a typo (`devcie=`) would otherwise
+// silently answer for the whole household.
+#[serde(deny_unknown_fields)]
 pub struct RangeParams {
     /// Start, RFC 3339 (e.g. `2026-03-29T00:00:00+01:00`).
     pub from: Option<String>,

@@ -5,6 +5,7 @@
 
 mod energy;
 mod export;
+mod injection;
 mod live;
 mod power;
 mod process;

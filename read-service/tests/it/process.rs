@@ -26,6 +26,8 @@ fn help_documents_every_option() {
         "--live-interval",
         "--reporting-window",
         "--socket-horizon",
+        "--header-read-timeout",
+        "--request-timeout",
         "--log-format",
         "[env: INFLUX_TOKEN",
         "[env: AUTH_INTERNAL_URL",

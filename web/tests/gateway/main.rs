@@ -5,7 +5,11 @@
 
 mod accounts;
 mod assets;
+mod cross_origin;
 mod failures;
+mod limits;
 mod process;
+mod secrets;
 mod streaming;
 mod support;
+mod traversal;

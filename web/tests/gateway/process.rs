@@ -21,6 +21,8 @@ async fn help_documents_every_option() {
         "--assets-dir",
         "--max-body-bytes",
         "--upstream-timeout",
+        "--body-timeout",
+        "--header-read-timeout",
         "--log-format",
         "AUTH_URL",
         "READ_URL",

@@ -83,6 +83,7 @@ impl Drop for Web {
 /// dropped.
 pub struct Auth {
     pub base: String,
+    internal: String,
     stop: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -124,6 +125,7 @@ impl Auth {
         });
         let service = AuthService::bind(config).await.expect("auth service binds");
         let base = format!("http://{}", service.local_addr());
+        let internal = format!("http://{}", service.internal_addr());
         let stop = CancellationToken::new();
         tokio::spawn({
             let stop = stop.clone();
@@ -131,6 +133,7 @@ impl Auth {
         });
         Self {
             base,
+            internal,
             stop,
             _dir: dir,
         }
@@ -138,6 +141,75 @@ impl Auth {
 }
 
 impl Drop for Auth {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Auth {
+    /// Its internal API's base URL (read-service reads household settings there).
+    pub fn internal(&self) -> &str {
+        &self.internal
+    }
+}
+
+/// A database of its own on the shared InfluxDB, with the rollup job's
+/// retention policies (which read-service reads too).
+pub async fn influx_with_rollups() -> testkit::InfluxDatabase {
+    let db = testkit::InfluxDatabase::create()
+        .await
+        .expect("influx database");
+    for (policy, duration) in [("rollup_1m", "800d"), ("rollup_1h", "INF")] {
+        db.query(&format!(
+            "CREATE RETENTION POLICY \"{policy}\" ON \"{}\" DURATION {duration} REPLICATION 1",
+            db.name
+        ))
+        .await
+        .expect("retention policy");
+    }
+    db
+}
+
+/// A real read-service in this process, on its own InfluxDB database, with
+/// auth-service's keys and settings; stopped when dropped.
+pub struct Read {
+    pub base: String,
+    _db: testkit::InfluxDatabase,
+    stop: CancellationToken,
+}
+
+impl Read {
+    pub async fn start(auth: &Auth, extra: &[&str]) -> Self {
+        testkit::init_crypto();
+        let db = influx_with_rollups().await;
+        let args = [
+            "read-service".to_owned(),
+            "--listen=127.0.0.1:0".into(),
+            format!("--influx-url={}", db.url),
+            format!("--influx-db={}", db.name),
+            format!("--auth-url={}", auth.base),
+            format!("--auth-internal-url={}", auth.internal()),
+        ]
+        .into_iter()
+        .chain(extra.iter().map(|arg| (*arg).to_owned()));
+        let service = read_service::ReadService::bind(read_service::Config::parse_from(args))
+            .await
+            .expect("read service binds");
+        let base = format!("http://{}", service.local_addr());
+        let stop = CancellationToken::new();
+        tokio::spawn({
+            let stop = stop.clone();
+            async move { service.run(stop).await.expect("read service runs") }
+        });
+        Self {
+            base,
+            _db: db,
+            stop,
+        }
+    }
+}
+
+impl Drop for Read {
     fn drop(&mut self) {
         self.stop.cancel();
     }
@@ -277,4 +349,109 @@ pub fn assets_dir() -> tempfile::TempDir {
 /// A base URL where nothing listens.
 pub fn nowhere() -> String {
     format!("http://127.0.0.1:{}", testkit::free_port().expect("port"))
+}
+
+/// HTTP/1.1 spoken by hand over TCP, for what a well-behaved client never
+/// sends (unnormalised paths, bytes one at a time) and reqwest would refuse
+/// or tidy up.
+pub mod raw {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    /// An answer read to the end of the connection.
+    #[derive(Debug)]
+    pub struct Answer {
+        pub status: u16,
+        /// The status line and headers.
+        pub head: String,
+        pub body: Vec<u8>,
+    }
+
+    impl Answer {
+        /// The error code of a JSON error body, if it is one.
+        pub fn error_code(&self) -> Option<String> {
+            let json: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
+            json["error"]["code"].as_str().map(str::to_owned)
+        }
+
+        pub fn text(&self) -> String {
+            String::from_utf8_lossy(&self.body).into_owned()
+        }
+    }
+
+    /// The `host:port` of a `http://host:port` base URL.
+    pub fn address(base: &str) -> &str {
+        base.trim_start_matches("http://")
+    }
+
+    /// Connects to the server at `base`.
+    pub async fn connect(base: &str) -> TcpStream {
+        TcpStream::connect(address(base)).await.expect("connect")
+    }
+
+    /// Reads one answer that ends with the connection, or with its
+    /// `Content-Length` (enough for error bodies and files).
+    pub async fn read_answer(stream: &mut TcpStream) -> Option<Answer> {
+        let mut bytes = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            if let Some(answer) = parse(&bytes) {
+                return Some(answer);
+            }
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return parse_to_end(&bytes),
+                Ok(n) => bytes.extend_from_slice(&buffer[..n]),
+            }
+        }
+    }
+
+    fn split(bytes: &[u8]) -> Option<(String, &[u8])> {
+        let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+        Some((head, &bytes[end + 4..]))
+    }
+
+    fn parse(bytes: &[u8]) -> Option<Answer> {
+        let (head, body) = split(bytes)?;
+        let length: usize = head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })?;
+        (body.len() >= length).then(|| answer(head, &body[..length]))
+    }
+
+    fn parse_to_end(bytes: &[u8]) -> Option<Answer> {
+        let (head, body) = split(bytes)?;
+        Some(answer(head, body))
+    }
+
+    fn answer(head: String, body: &[u8]) -> Answer {
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        Answer {
+            status,
+            head,
+            body: body.to_vec(),
+        }
+    }
+
+    /// Sends `request` as is and reads the answer.
+    pub async fn exchange(base: &str, request: &[u8]) -> Answer {
+        let mut stream = connect(base).await;
+        stream.write_all(request).await.expect("send");
+        read_answer(&mut stream)
+            .await
+            .unwrap_or_else(|| panic!("no answer to {}", String::from_utf8_lossy(request)))
+    }
+
+    /// `GET <target>` exactly as written, on a connection of its own.
+    pub async fn get(base: &str, target: &str) -> Answer {
+        let request =
+            format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        exchange(base, request.as_bytes()).await
+    }
 }
