@@ -6,6 +6,7 @@
 mod energy;
 mod export;
 mod live;
+mod openapi;
 mod power;
 mod process;
 mod sockets;
