@@ -84,3 +84,15 @@ pub async fn run(schema_url: &str, extra: &[&str]) -> Result<Outcome> {
         ),
     })
 }
+
+/// Runs schemathesis (see [`run`]), prints its report (the test's output),
+/// and fails the test if it found anything.
+pub async fn assert_passes(schema_url: &str, extra: &[&str]) {
+    let outcome = run(schema_url, extra).await.expect("schemathesis runs");
+    println!("{}", outcome.output);
+    assert!(
+        outcome.passed,
+        "schemathesis found problems:\n{}",
+        outcome.output
+    );
+}
