@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Wattline test against real servers: starts the local stack
 # (installing it on a fresh Debian machine), then formatting, lints, the
-# dashboard's build (and Chromium for its browser test), and the whole
-# workspace's unit and integration tests.
+# dashboard's build (and Chromium for its browser test), schemathesis for
+# the OpenAPI tests, and the whole workspace's unit and integration tests.
 #
 #   deploy/test.sh              # everything
 #   deploy/test.sh -p write-service   # extra args go to `cargo test`
@@ -49,6 +49,11 @@ fi
 CHROMIUM=${CHROMIUM:-$(command -v chromium)}
 export CHROMIUM
 build_web "$ROOT"
+
+step "schemathesis (pinned, from PyPI)"
+# The OpenAPI tests (auth-service and read-service, tests/it/openapi.rs) run it.
+SCHEMATHESIS=$("$ROOT/deploy/schemathesis.sh")
+export SCHEMATHESIS
 
 step "cargo test"
 # Integration tests start real processes and talk to real servers; two at a

@@ -7,6 +7,8 @@
 //! - [`run`]: the pipeline run, its report and the exactly-once check;
 //! - [`read`]: `perf read`, dashboard users against read-service beside
 //!   the same InfluxQL straight to InfluxDB (its own submodules);
+//! - [`http`]: `perf http`, read-service or auth-service alone under an
+//!   open-loop HTTP load at ten times the expected peak;
 //! - [`amqp`]: RabbitMQ calls with every wait bounded;
 //! - [`setup`] (the run's vhost, database and write services),
 //!   [`metrics`] (the write services' counters and latency histogram),
@@ -15,6 +17,7 @@
 pub mod amqp;
 pub mod baseline;
 pub mod chaos;
+pub mod http;
 pub mod load;
 pub mod metrics;
 pub mod plot;

@@ -43,6 +43,9 @@ enum Command {
     /// The pipeline under load from real agents while seeded faults hit every part;
     /// then every reading the broker accepted is looked up in InfluxDB.
     Chaos(ChaosArgs),
+    /// read-service or auth-service alone under an open-loop HTTP load (10× the expected
+    /// peak by default); fails on a 5xx, any error but a well-formed 429, or growing memory.
+    Http(HttpArgs),
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +90,52 @@ struct ChaosArgs {
     #[arg(long)]
     agent_bin: Option<PathBuf>,
     /// Print the report as JSON on stdout (the table goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct HttpArgs {
+    /// The service under load: read or auth.
+    #[arg(long)]
+    target: perf::http::Target,
+    /// The fleet slice whose expected peak (10 % of households with a dashboard open) sets
+    /// the default rate; the whole fleet is 2,000,000.
+    #[arg(long, default_value_t = 2000)]
+    households: u32,
+    /// Requests a second, open loop; omit for ten times the slice's expected peak.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// How long to send.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Requests in flight at most (beyond it a due request is counted as missed).
+    #[arg(long, default_value_t = 256)]
+    max_in_flight: usize,
+    /// Registered households (with a day of readings and their rollups for read) whose
+    /// tokens the requests carry.
+    #[arg(long, default_value_t = 8)]
+    data_households: u32,
+    /// Sockets per data household.
+    #[arg(long, default_value_t = 8)]
+    sockets: u32,
+    /// RSS at the end may be at most this many times the largest RSS of the first quarter
+    /// of the run (the warm-up).
+    #[arg(long, default_value_t = 3.0)]
+    max_rss_growth: f64,
+    /// InfluxDB base URL (read: a database of the run's own there).
+    #[arg(long, env = "INFLUX_URL", default_value = "http://127.0.0.1:8086")]
+    influx_url: String,
+    /// The auth-service binary (default: next to perf).
+    #[arg(long)]
+    auth_service_bin: Option<PathBuf>,
+    /// The read-service binary (default: next to perf).
+    #[arg(long)]
+    read_service_bin: Option<PathBuf>,
+    /// Where the services' SQLite file, key and logs go (a directory per run).
+    #[arg(long, default_value = ".")]
+    work_dir: PathBuf,
+    /// Print the report as one JSON object on stdout (the table still goes to stderr).
     #[arg(long)]
     json: bool,
 }
@@ -267,6 +316,7 @@ async fn main() -> Result<()> {
         }
         Command::Read(args) => read(args).await,
         Command::Chaos(args) => chaos(args).await,
+        Command::Http(args) => http(args).await,
         Command::Broker(args) => {
             let admin = RabbitAdmin::new(&args.common.rabbit_api)?;
             let workload = args.common.workload();
@@ -411,6 +461,35 @@ async fn read(args: ReadArgs) -> Result<()> {
             report.errors,
             report.first_error.as_deref().unwrap_or("?")
         );
+    }
+    Ok(())
+}
+
+async fn http(args: HttpArgs) -> Result<()> {
+    let report = perf::http::run(perf::http::HttpSettings {
+        target: args.target,
+        households: args.households,
+        rate: args.rate,
+        duration: args.duration,
+        max_in_flight: args.max_in_flight,
+        data_households: args.data_households,
+        sockets: args.sockets,
+        influx_url: args.influx_url,
+        run_id: format!("{}_{}", std::process::id(), rand::random::<u16>()),
+        auth_service_bin: args.auth_service_bin,
+        read_service_bin: args.read_service_bin,
+        work_dir: args.work_dir,
+        max_rss_growth: args.max_rss_growth,
+        progress: true,
+    })
+    .await?;
+    perf::http::print_table(&report, &mut std::io::stderr()).context("print")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    }
+    let problems = report.problems();
+    if !problems.is_empty() {
+        anyhow::bail!("{}", problems.join("; "));
     }
     Ok(())
 }

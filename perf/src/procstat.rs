@@ -19,10 +19,20 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
 
 /// Peak resident memory (`VmHWM`) of `pid`, in bytes.
 pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
+    status_bytes(pid, "VmHWM:")
+}
+
+/// Resident memory now (`VmRSS`) of `pid`, in bytes.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    status_bytes(pid, "VmRSS:")
+}
+
+/// A `kB` field of `/proc/<pid>/status`, in bytes.
+fn status_bytes(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib: u64 = status
         .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .find_map(|line| line.strip_prefix(field))?
         .trim()
         .trim_end_matches("kB")
         .trim()
@@ -65,6 +75,7 @@ mod tests {
         assert!(x > 0);
         assert!(cpu_time(me).is_some());
         assert!(peak_rss_bytes(me).is_some_and(|rss| rss > 1024 * 1024));
+        assert!(rss_bytes(me).is_some_and(|rss| rss > 1024 * 1024));
         assert!(cpu_time(u32::MAX).is_none());
     }
 }

@@ -12,12 +12,14 @@
 //! - [`PrivateRabbit`], [`PrivateInflux`] (module `private`): servers of a
 //!   test's own on free ports, for fault tests that stop and restart them;
 //! - [`binary`]: the path of a workspace binary, for tests that run the real
-//!   programs as separate processes.
+//!   programs as separate processes;
+//! - [`schemathesis`]: schemathesis against a service's OpenAPI document.
 //!
 //! Addresses come from `TESTKIT_AMQP`, `TESTKIT_RABBIT_API`, `TESTKIT_INFLUX`
 //! and `WATTLINE_TEST_POSTGRES_URL`, defaulting to the local stack's.
 
 mod private;
+pub mod schemathesis;
 
 pub use private::{free_port, PrivateInflux, PrivateRabbit};
 

@@ -166,8 +166,9 @@ pub fn router(state: AppState) -> Router {
 pub struct ApiJson<T>(pub T);
 
 /// A JSON body that may be left out: `None` when the request has no
-/// `Content-Type` (a browser's bodiless POST); otherwise it must be JSON,
-/// with the same refusals as [`ApiJson`].
+/// `Content-Type` (a browser's bodiless POST) or the body is JSON `null`
+/// (which the OpenAPI document allows); otherwise it must be JSON, with the
+/// same refusals as [`ApiJson`].
 #[derive(Debug)]
 pub struct OptionalApiJson<T>(pub Option<T>);
 
@@ -179,10 +180,11 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request<axum::body::Body>, state: &S) -> Result<Self, ApiError> {
-        let body =
-            <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(request, state)
-                .await?;
-        Ok(Self(body.map(|axum::Json(body)| body)))
+        let body = <axum::Json<Option<T>> as axum::extract::OptionalFromRequest<S>>::from_request(
+            request, state,
+        )
+        .await?;
+        Ok(Self(body.and_then(|axum::Json(body)| body)))
     }
 }
 

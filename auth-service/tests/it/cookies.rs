@@ -101,7 +101,8 @@ async fn cookie_session_body(db: Db) {
     )
     .await;
 
-    // A body token wins over the cookie; an empty JSON body falls back to it.
+    // A body token wins over the cookie; an empty JSON body or `null` falls
+    // back to it.
     let other = session_cookie(
         auth.login("ann@example.org", PASSWORD).await,
         StatusCode::OK,
@@ -125,7 +126,17 @@ async fn cookie_session_body(db: Db) {
         .send()
         .await
         .unwrap();
-    session_cookie(empty_body, StatusCode::OK, true).await;
+    let other = session_cookie(empty_body, StatusCode::OK, true).await;
+    // So does a JSON `null` body (the OpenAPI document allows it).
+    let null_body = auth
+        .http
+        .post(format!("{}/api/auth/refresh", auth.base))
+        .header("cookie", format!("wattline_refresh={other}"))
+        .json(&Value::Null)
+        .send()
+        .await
+        .unwrap();
+    session_cookie(null_body, StatusCode::OK, true).await;
 
     // Logout with only the cookie: 204, the cookie cleared, the session dead.
     let logout = auth.with_cookie("/api/auth/logout", &third).await;

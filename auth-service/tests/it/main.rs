@@ -11,6 +11,7 @@
 //!   internal view of them;
 //! - [`broker`]: device logins and permissions in a real RabbitMQ;
 //! - [`process`]: the binary's `--help`, SIGTERM, and logs free of secrets;
+//! - [`openapi`]: schemathesis against the OpenAPI document;
 //! - [`end_to_end`]: two households' agents → RabbitMQ → write-service →
 //!   InfluxDB, each reading under its own household.
 
@@ -25,6 +26,7 @@ mod broker;
 mod cookies;
 mod devices;
 mod end_to_end;
+mod openapi;
 mod process;
 mod settings;
 mod support;

@@ -219,7 +219,8 @@ async fn measure(settings: &ReadSettings, db: &str, dir: &std::path::Path) -> Re
     // Writing the history of many households can take a while: a day of
     // margin beyond both measured sides.
     let token_ttl = (settings.warmup + settings.duration) * 2 + Duration::from_secs(86_400);
-    let auth = services::start_auth(&auth_bin, dir, token_ttl).await?;
+    let auth =
+        services::start_auth(&auth_bin, dir, token_ttl, services::Logins::Unthrottled).await?;
     say(
         settings,
         &format!("registering {} households", settings.households),
@@ -445,7 +446,7 @@ async fn measure(settings: &ReadSettings, db: &str, dir: &std::path::Path) -> Re
 
 /// The database and the rollup retention policies, made by `rollup setup`'s
 /// own code (raw readings kept forever: the history is synthetic and old).
-async fn create_database_with_rollups(influx_url: &str, db: &str) -> Result<()> {
+pub async fn create_database_with_rollups(influx_url: &str, db: &str) -> Result<()> {
     let client = wattline_influx::query::QueryClient::builder(influx_url, db)
         .build()
         .context("InfluxDB client")?;

@@ -38,10 +38,25 @@ pub struct Auth {
     pub internal: String,
 }
 
+/// How auth-service throttles logins and registrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Logins {
+    /// Not at all: every household registers from this one address within
+    /// seconds.
+    Unthrottled,
+    /// The service's defaults (`perf http` measures them).
+    Defaults,
+}
+
 /// Starts auth-service on SQLite in `dir`, access tokens valid `token_ttl`.
-pub async fn start_auth(binary: &Path, dir: &Path, token_ttl: Duration) -> Result<Auth> {
+pub async fn start_auth(
+    binary: &Path,
+    dir: &Path,
+    token_ttl: Duration,
+    logins: Logins,
+) -> Result<Auth> {
     let (public, internal) = (free_port()?, free_port()?);
-    let args = vec![
+    let mut args = vec![
         format!("--listen=127.0.0.1:{public}"),
         format!("--internal-listen=127.0.0.1:{internal}"),
         format!("--database-url=sqlite://{}", dir.join("auth.db").display()),
@@ -50,10 +65,11 @@ pub async fn start_auth(binary: &Path, dir: &Path, token_ttl: Duration) -> Resul
             dir.join("signing-key.pem").display()
         ),
         format!("--access-token-ttl={}s", token_ttl.as_secs().max(60)),
-        // Every household registers from this one address within seconds.
-        "--login-limit-per-client=100000/1s".into(),
-        "--login-limit-per-account=100000/1s".into(),
     ];
+    if logins == Logins::Unthrottled {
+        args.push("--login-limit-per-client=100000/1s".into());
+        args.push("--login-limit-per-account=100000/1s".into());
+    }
     let service = start(
         "auth-service",
         binary,
@@ -103,9 +119,21 @@ pub struct Login {
 
 /// Registers a household owner `email` and returns its session.
 pub async fn register(http: &reqwest::Client, auth_base: &str, email: &str) -> Result<Login> {
+    let (login, _) = register_with(http, auth_base, email, "perf-read-password-0").await?;
+    Ok(login)
+}
+
+/// Registers a household owner `email` with `password`; returns its
+/// session and refresh token.
+pub async fn register_with(
+    http: &reqwest::Client,
+    auth_base: &str,
+    email: &str,
+    password: &str,
+) -> Result<(Login, String)> {
     let response = http
         .post(format!("{auth_base}/api/auth/register"))
-        .json(&json!({"email": email, "password": "perf-read-password-0"}))
+        .json(&json!({"email": email, "password": password}))
         .send()
         .await
         .context("auth-service register")?;
@@ -115,8 +143,12 @@ pub async fn register(http: &reqwest::Client, auth_base: &str, email: &str) -> R
         bail!("register {email}: HTTP {status}: {body}");
     }
     let field = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-    Ok(Login {
+    let login = Login {
         household: field(&body["user"]["household_id"]).context("no household_id")?,
         token: field(&body["access_token"]).context("no access_token")?,
-    })
+    };
+    Ok((
+        login,
+        field(&body["refresh_token"]).context("no refresh_token")?,
+    ))
 }

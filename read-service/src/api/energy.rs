@@ -33,10 +33,14 @@ use crate::telemetry;
 #[serde(deny_unknown_fields)]
 pub struct EnergyParams {
     /// Start, RFC 3339; snapped down to the start of its period.
+    // Required: Option only so that a missing one gets our 400.
+    #[param(required = true, value_type = String, format = DateTime)]
     pub from: Option<String>,
     /// End, RFC 3339; snapped up to the end of its period.
+    #[param(required = true, value_type = String, format = DateTime)]
     pub to: Option<String>,
     /// `hour`, `day`, `week` (from Monday) or `month`, in the household's time zone.
+    #[param(required = true, value_type = String, example = "day")]
     pub bucket: Option<String>,
     /// Device id (with `socket`); neither = the whole household.
     pub device: Option<String>,

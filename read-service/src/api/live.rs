@@ -42,9 +42,29 @@ pub struct LiveSocket {
     pub t: i64,
 }
 
+/// One event of the stream as a client parses it: for `text/event-stream`
+/// the OpenAPI schema describes each event (its `event` and `data` fields),
+/// not the stream, so this is the schema the document gives.
+#[derive(Debug, ToSchema)]
+pub struct LiveStreamEvent {
+    pub event: LiveEventName,
+    /// JSON: a LiveEvent for `power`, an ErrorBody for `error`.
+    #[schema(content_media_type = "application/json")]
+    pub data: String,
+}
+
+/// `power` every --live-interval; `error` when the data was unavailable at
+/// that tick (the feed stays open and tries again at the next).
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum LiveEventName {
+    Power,
+    Error,
+}
+
 #[utoipa::path(get, path = "/api/live", tag = "live", security(("bearer" = [])),
     responses(
-        (status = 200, description = "`event: power`, data a LiveEvent, every --live-interval", content_type = "text/event-stream", body = LiveEvent),
+        (status = 200, description = "`event: power`, data a LiveEvent, every --live-interval (`event: error`, data an ErrorBody, when the data is unavailable)", content_type = "text/event-stream", body = LiveStreamEvent),
         (status = 401, description = "No valid access token", body = super::error::ErrorBody),
     ))]
 pub async fn live(

@@ -19,7 +19,8 @@ use super::{energy, export, live, power, sockets, AppState};
         description = "A household's power, energy and cost. Every data route needs `Authorization: Bearer <access token>`; the household is the token's. Times are RFC 3339. Errors are `{\"error\": {\"code\", \"message\"}}`."
     ),
     paths(sockets::sockets, power::power, energy::energy, export::export, live::live, healthz),
-    components(schemas(ErrorBody)),
+    // The live feed's event data: its response schema is the event's frame.
+    components(schemas(ErrorBody, live::LiveEvent, live::LiveSocket)),
     modifiers(&BearerAuth),
     tags(
         (name = "sockets", description = "Sockets and their latest readings"),

@@ -27,8 +27,11 @@ use crate::telemetry;
 #[serde(deny_unknown_fields)]
 pub struct RangeParams {
     /// Start, RFC 3339 (e.g. `2026-03-29T00:00:00+01:00`).
+    // Required: Option only so that a missing one gets our 400 `invalid_time`.
+    #[param(required = true, value_type = String, format = DateTime)]
     pub from: Option<String>,
     /// End (exclusive), RFC 3339.
+    #[param(required = true, value_type = String, format = DateTime)]
     pub to: Option<String>,
     /// Device id (with `socket`); neither = the household total.
     pub device: Option<String>,

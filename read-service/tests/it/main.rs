@@ -7,6 +7,7 @@ mod energy;
 mod export;
 mod injection;
 mod live;
+mod openapi;
 mod power;
 mod process;
 mod sockets;
