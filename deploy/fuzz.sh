@@ -38,8 +38,9 @@ fi
 
 cd "$ROOT/fuzz"
 log "building the targets (release, debug assertions and overflow checks on, ASan)"
-# Its own target dir (fuzz/target): instrumented builds share nothing with
-# the workspace's.
+# Its own target dir, whatever CARGO_TARGET_DIR says: instrumented builds
+# share nothing with the workspace's.
+export CARGO_TARGET_DIR=$ROOT/fuzz/target
 # All targets, or the one asked for.
 one_target=()
 ((${#TARGETS[@]} == 1)) && one_target=("${TARGETS[0]}")
