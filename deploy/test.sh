@@ -32,6 +32,7 @@ cargo fmt --all -- --check
 
 step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+"$ROOT/deploy/fuzz.sh" --seconds 30
 
 step "the dashboard: Chromium, npm ci, npm run build"
 # The browser test (web/tests/browser.rs) drives Debian's Chromium (never a

@@ -4,11 +4,16 @@
 //! whatever is still here, oldest first.
 //!
 //! Layout: one file per batch, `<sequence:020>.batch`, holding a small header
-//! (magic, reading count, payload length, CRC-32 of the payload) and the
-//! encoded protobuf batch. A batch is written to a temporary file, synced and
+//! (magic, reading count, payload length, CRC-32 of those and the payload)
+//! and the encoded protobuf batch. A batch is written to a temporary file, synced and
 //! renamed, so a crash leaves either the whole batch or none of it; the CRC
 //! catches what a failing SD card does to it later. A file that fails its
-//! checks is moved to `corrupt/` rather than deleted, for a human to look at.
+//! checks is moved to `corrupt/` rather than deleted, for a human to look at
+//! (logged and counted): torn ones when the spool opens, a bad checksum when
+//! the batch is read. `next-sequence` keeps sequence numbers growing once the
+//! spool has emptied; it is written durably before the last batch file goes,
+//! and a damaged one is ignored in favour of the files on disk (those in
+//! `corrupt/` included), so no number is handed out twice.
 //!
 //! The spool is bounded (`max_bytes`): when a new batch does not fit, the
 //! oldest ones are dropped, because on a device that has been offline for
@@ -25,8 +30,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use thiserror::Error;
 
-const MAGIC: &[u8; 8] = b"WLSPOOL1";
-const HEADER_LEN: usize = 8 + 4 + 4 + 4;
+/// Format 2: the CRC covers the reading count and length too, so a flipped
+/// bit in the header never goes unnoticed.
+const MAGIC: &[u8; 8] = b"WLSPOOL2";
+/// Format 1 (agents before format 2): the CRC covers the payload only. Still
+/// read, so an upgraded agent publishes what the old one spooled.
+const MAGIC_V1: &[u8; 8] = b"WLSPOOL1";
+/// Bytes before the payload: magic, reading count, payload length, CRC.
+pub const HEADER_LEN: usize = 8 + 4 + 4 + 4;
 const EXTENSION: &str = "batch";
 const NEXT_SEQUENCE_FILE: &str = "next-sequence";
 const LOCK_FILE: &str = "lock";
@@ -84,10 +95,6 @@ pub struct Spool {
     index: Mutex<Index>,
     /// Held (locked) for the spool's lifetime so two agents never share one.
     _lock: File,
-    /// Held while `next-sequence` is rewritten: its temporary file has one
-    /// name, and the producer (evicting) and the publisher (confirming) may
-    /// both empty the spool at once.
-    next_sequence_file: Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -97,6 +104,8 @@ struct Index {
     readings: u64,
     bytes: u64,
     next_sequence: u64,
+    /// Batches set aside as corrupt since the spool was opened.
+    corrupt: u64,
 }
 
 impl Index {
@@ -132,12 +141,16 @@ impl Spool {
             max_bytes,
             index: Mutex::new(Index::default()),
             _lock: lock,
-            next_sequence_file: Mutex::new(()),
         };
         let mut index = Index {
             next_sequence: spool.read_next_sequence()?,
             ..Index::default()
         };
+        // Batches set aside earlier keep their numbers too: a new batch
+        // never takes the name of one a human may still look at.
+        if let Some(last) = last_batch_in(&dir.join(CORRUPT_DIR))? {
+            index.next_sequence = index.next_sequence.max(last + 1);
+        }
         for entry in fs::read_dir(dir).map_err(io_error(dir))? {
             let path = entry.map_err(io_error(dir))?.path();
             let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
@@ -158,7 +171,11 @@ impl Spool {
                     readings,
                     bytes,
                 }),
-                Err(SpoolError::Corrupt { .. }) => spool.move_to_corrupt(&path)?,
+                // A torn write (power lost mid-write on a file system that
+                // reordered it) or a damaged header: set aside.
+                Err(SpoolError::Corrupt { reason, .. }) => {
+                    spool.set_aside(&path, reason, None, &mut index)?;
+                }
                 Err(other) => return Err(other),
             }
             index.next_sequence = index.next_sequence.max(sequence + 1);
@@ -183,7 +200,7 @@ impl Spool {
     pub fn next_sequence(&self) -> u64 {
         let mut index = self.lock_index();
         let sequence = index.next_sequence;
-        index.next_sequence += 1;
+        index.next_sequence = sequence.saturating_add(1);
         sequence
     }
 
@@ -197,16 +214,10 @@ impl Spool {
     ) -> Result<Evicted, SpoolError> {
         let path = self.batch_path(sequence);
         let temporary = path.with_extension("tmp");
-        let mut contents = Vec::with_capacity(HEADER_LEN + payload.len());
-        contents.extend_from_slice(MAGIC);
-        contents.extend_from_slice(&readings.to_le_bytes());
-        let payload_len = u32::try_from(payload.len()).map_err(|_| SpoolError::Corrupt {
+        let contents = encode_record(readings, payload).map_err(|reason| SpoolError::Corrupt {
             path: path.clone(),
-            reason: "batch larger than 4 GiB",
+            reason,
         })?;
-        contents.extend_from_slice(&payload_len.to_le_bytes());
-        contents.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-        contents.extend_from_slice(payload);
         let bytes = contents.len() as u64;
 
         let evicted = self.make_room(bytes)?;
@@ -257,33 +268,20 @@ impl Spool {
     /// The payload of a spooled batch, checked against its CRC.
     pub fn read(&self, batch: &SpooledBatch) -> Result<Vec<u8>, SpoolError> {
         let path = self.batch_path(batch.sequence);
-        let mut contents = fs::read(&path).map_err(io_error(&path))?;
-        let corrupt = |reason| SpoolError::Corrupt {
-            path: path.clone(),
-            reason,
-        };
-        let header = parse_header(&contents).ok_or_else(|| corrupt("bad header"))?;
-        let payload = &contents[HEADER_LEN..];
-        if payload.len() != header.payload_len as usize {
-            return Err(corrupt("truncated"));
-        }
-        if crc32fast::hash(payload) != header.crc {
-            return Err(corrupt("checksum mismatch"));
-        }
-        // The payload in place: no second copy of it.
-        contents.drain(..HEADER_LEN);
-        Ok(contents)
+        let contents = fs::read(&path).map_err(io_error(&path))?;
+        decode_record(contents).map_err(|reason| SpoolError::Corrupt { path, reason })
     }
 
     /// The payload of a spooled batch, or `None` if it is corrupt: such a
-    /// batch is logged and set aside ([`Spool::quarantine`]) so it never
-    /// blocks the rest.
+    /// batch is logged, counted and set aside (moved to `corrupt/`) so it
+    /// never blocks the rest.
     pub fn read_or_quarantine(&self, batch: &SpooledBatch) -> Result<Option<Vec<u8>>, SpoolError> {
         match self.read(batch) {
             Err(SpoolError::Corrupt { path, reason }) => {
-                tracing::error!(path = %path.display(), reason, readings = batch.readings,
-                    "spooled batch is corrupt; moved to the spool's corrupt/ directory");
-                self.quarantine(batch.sequence).map(|()| None)
+                let mut index = self.lock_index();
+                self.set_aside(&path, reason, Some(batch.readings), &mut index)?;
+                index.remove(batch.sequence);
+                Ok(None)
             }
             other => other.map(Some),
         }
@@ -293,36 +291,28 @@ impl Spool {
     /// it was still there.
     pub fn remove(&self, sequence: u64) -> Result<bool, SpoolError> {
         let path = self.batch_path(sequence);
+        // Under the index lock, so whether this is the last batch cannot
+        // change between deciding and unlinking.
+        let mut index = self.lock_index();
+        if index.batches.len() == 1 && index.batches.contains_key(&sequence) {
+            // With no batch file left, `next-sequence` is what keeps sequence
+            // numbers growing across a restart. It is made durable before
+            // the last file goes, so a power cut between the two never
+            // loses both.
+            self.write_next_sequence(index.next_sequence)?;
+        }
         match fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_error(&path)(e)),
         }
-        let (removed, now_empty) = {
-            let mut index = self.lock_index();
-            let removed = index.remove(sequence).is_some();
-            (removed, index.batches.is_empty())
-        };
-        if removed && now_empty {
-            // With no batch files left, this file is what keeps sequence
-            // numbers growing across a restart. One writer at a time, and
-            // the number read under its lock, so the last write is the newest.
-            let _writing = self
-                .next_sequence_file
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let next_sequence = self.lock_index().next_sequence;
-            self.write_next_sequence(next_sequence)?;
-        }
-        Ok(removed)
+        Ok(index.remove(sequence).is_some())
     }
 
-    /// Moves an unreadable batch out of the way (to `corrupt/`), so it never
-    /// blocks the batches behind it.
-    pub fn quarantine(&self, sequence: u64) -> Result<(), SpoolError> {
-        self.move_to_corrupt(&self.batch_path(sequence))?;
-        self.lock_index().remove(sequence);
-        Ok(())
+    /// Batches set aside as corrupt since the spool was opened (at open,
+    /// torn ones; on reading, those failing their checksum).
+    pub fn corrupt_batches(&self) -> u64 {
+        self.lock_index().corrupt
     }
 
     pub fn stats(&self) -> SpoolStats {
@@ -338,6 +328,23 @@ impl Spool {
         self.dir.join(format!("{sequence:020}.{EXTENSION}"))
     }
 
+    /// Logs, counts and moves a corrupt batch file to `corrupt/` (kept for a
+    /// human to look at, never deleted). `readings`: what its header says,
+    /// when it could be read.
+    fn set_aside(
+        &self,
+        path: &Path,
+        reason: &'static str,
+        readings: Option<u32>,
+        index: &mut Index,
+    ) -> Result<(), SpoolError> {
+        tracing::error!(path = %path.display(), reason, readings,
+            "spooled batch is corrupt; moved to the spool's corrupt/ directory");
+        metrics::counter!("wattline_agent_batches_corrupt_total").increment(1);
+        index.corrupt += 1;
+        self.move_to_corrupt(path)
+    }
+
     fn move_to_corrupt(&self, path: &Path) -> Result<(), SpoolError> {
         let corrupt_dir = self.dir.join(CORRUPT_DIR);
         fs::create_dir_all(&corrupt_dir).map_err(io_error(&corrupt_dir))?;
@@ -347,42 +354,136 @@ impl Spool {
         fs::rename(path, corrupt_dir.join(name)).map_err(io_error(path))
     }
 
+    /// The number `next-sequence` holds; 0 when there is none, or when it is
+    /// damaged (then the batch files on disk, here and in `corrupt/`, are
+    /// what keeps numbers growing).
     fn read_next_sequence(&self) -> Result<u64, SpoolError> {
         let path = self.dir.join(NEXT_SEQUENCE_FILE);
-        match fs::read_to_string(&path) {
-            Ok(text) => Ok(text.trim().parse().unwrap_or(0)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
-            Err(e) => Err(io_error(&path)(e)),
-        }
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io_error(&path)(e)),
+        };
+        // Written as digits and a newline: a torn write (any prefix of it)
+        // lacks the newline, so a cut-off number is never taken for a
+        // smaller one.
+        let number = bytes
+            .strip_suffix(b"\n")
+            .and_then(|digits| std::str::from_utf8(digits).ok())
+            .and_then(|digits| digits.parse().ok());
+        Ok(number.unwrap_or_else(|| {
+            tracing::warn!(path = %path.display(), contents = %String::from_utf8_lossy(&bytes),
+                "the spool's next-sequence file is damaged; continuing after the highest batch on disk");
+            0
+        }))
     }
 
+    /// Replaces `next-sequence` durably: synced, renamed, directory synced.
     fn write_next_sequence(&self, next: u64) -> Result<(), SpoolError> {
         let path = self.dir.join(NEXT_SEQUENCE_FILE);
         let temporary = path.with_extension("tmp");
-        write_synced(&temporary, next.to_string().as_bytes())?;
-        fs::rename(&temporary, &path).map_err(io_error(&path))
+        write_synced(&temporary, format!("{next}\n").as_bytes())?;
+        fs::rename(&temporary, &path).map_err(io_error(&path))?;
+        sync_dir(&self.dir)
     }
 }
 
+/// The sequence number a batch file's name holds. `u64::MAX` is not one (so
+/// the number after it always exists).
 fn parse_batch_name(name: &str) -> Option<u64> {
     let stem = name.strip_suffix(EXTENSION)?.strip_suffix('.')?;
     if stem.len() != 20 {
         return None;
     }
-    stem.parse().ok()
+    stem.parse().ok().filter(|sequence| *sequence < u64::MAX)
 }
 
-struct Header {
-    readings: u32,
-    payload_len: u32,
-    crc: u32,
-}
-
-fn parse_header(bytes: &[u8]) -> Option<Header> {
-    let header = bytes.get(..HEADER_LEN)?;
-    if &header[..8] != MAGIC {
-        return None;
+/// The highest sequence number among the batch files in `dir` (if it exists).
+fn last_batch_in(dir: &Path) -> Result<Option<u64>, SpoolError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error(dir)(e)),
+    };
+    let mut last = None;
+    for entry in entries {
+        let entry = entry.map_err(io_error(dir))?;
+        let sequence = entry.file_name().to_str().and_then(parse_batch_name);
+        last = last.max(sequence);
     }
+    Ok(last)
+}
+
+/// The fixed-size start of a batch file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub readings: u32,
+    pub payload_len: u32,
+    /// CRC-32 (IEEE) of the reading count, the length and the payload (of
+    /// the payload only in format 1).
+    pub crc: u32,
+    /// Format 1: the CRC covers the payload only.
+    pub v1: bool,
+}
+
+impl Header {
+    /// The CRC a file with this header and `payload` must carry.
+    fn checksum(&self, payload: &[u8]) -> u32 {
+        let mut crc = crc32fast::Hasher::new();
+        if !self.v1 {
+            crc.update(&self.readings.to_le_bytes());
+            crc.update(&self.payload_len.to_le_bytes());
+        }
+        crc.update(payload);
+        crc.finalize()
+    }
+}
+
+/// The whole contents of a batch file: header, then payload. Fails only for a
+/// payload of 4 GiB or more, which the header cannot describe.
+pub fn encode_record(readings: u32, payload: &[u8]) -> Result<Vec<u8>, &'static str> {
+    let payload_len = u32::try_from(payload.len()).map_err(|_| "batch larger than 4 GiB")?;
+    let mut header = Header {
+        readings,
+        payload_len,
+        crc: 0,
+        v1: false,
+    };
+    header.crc = header.checksum(payload);
+    let mut contents = Vec::with_capacity(HEADER_LEN + payload.len());
+    contents.extend_from_slice(MAGIC);
+    contents.extend_from_slice(&readings.to_le_bytes());
+    contents.extend_from_slice(&payload_len.to_le_bytes());
+    contents.extend_from_slice(&header.crc.to_le_bytes());
+    contents.extend_from_slice(payload);
+    Ok(contents)
+}
+
+/// The payload of a batch file's contents, checked against its header: the
+/// magic, the payload's length (a torn write leaves it short) and the CRC (a
+/// failing card flips bits). The reason is a static text for the log.
+pub fn decode_record(mut contents: Vec<u8>) -> Result<Vec<u8>, &'static str> {
+    let header = parse_header(&contents).ok_or("bad header")?;
+    let payload = &contents[HEADER_LEN..];
+    if payload.len() != header.payload_len as usize {
+        return Err("truncated");
+    }
+    if header.checksum(payload) != header.crc {
+        return Err("checksum mismatch");
+    }
+    // The payload in place: no second copy of it.
+    contents.drain(..HEADER_LEN);
+    Ok(contents)
+}
+
+/// The header at the start of `bytes`, if they start with one.
+pub fn parse_header(bytes: &[u8]) -> Option<Header> {
+    let header = bytes.get(..HEADER_LEN)?;
+    let v1 = match &header[..8] {
+        magic if magic == MAGIC => false,
+        magic if magic == MAGIC_V1 => true,
+        _ => return None,
+    };
     let word = |at: usize| {
         u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
     };
@@ -390,6 +491,7 @@ fn parse_header(bytes: &[u8]) -> Option<Header> {
         readings: word(8),
         payload_len: word(12),
         crc: word(16),
+        v1,
     })
 }
 
@@ -547,7 +649,8 @@ mod tests {
             spool.read(&pending[0]),
             Err(SpoolError::Corrupt { .. })
         ));
-        spool.quarantine(bad).expect("quarantine");
+        assert_eq!(spool.read_or_quarantine(&pending[0]).expect("read"), None);
+        assert_eq!(spool.corrupt_batches(), 1);
         assert_eq!(spool.pending_after(None, 10)[0].sequence, good);
         assert!(dir
             .path()
@@ -567,6 +670,21 @@ mod tests {
         let spool = spool(dir.path());
         assert!(spool.pending_after(None, 10).is_empty());
         assert!(dir.path().join("corrupt").exists());
+    }
+
+    #[test]
+    fn files_of_the_first_format_still_read() {
+        // Format 1: the CRC covers the payload only.
+        let payload = b"spooled by an older agent";
+        let mut file = MAGIC_V1.to_vec();
+        file.extend_from_slice(&3u32.to_le_bytes());
+        file.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        file.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        file.extend_from_slice(payload);
+        assert_eq!(decode_record(file.clone()).as_deref(), Ok(&payload[..]));
+        // Format 2 covers the header too: the same bytes under its magic fail.
+        file[..8].copy_from_slice(MAGIC);
+        assert_eq!(decode_record(file), Err("checksum mismatch"));
     }
 
     #[test]

@@ -9,14 +9,20 @@
 //! - [`query`]: InfluxQL over `/query` for the services that read: bound parameters only,
 //!   answers as [`Series`](query::Series) with typed rows, chunked answers streamed chunk by
 //!   chunk or series by series, `/ping`.
+//!
+//! `writer` and `query` come with the default `http` feature; without it the crate is the
+//! line-protocol builder alone.
 
 pub mod line_protocol;
+#[cfg(feature = "http")]
 pub mod query;
+#[cfg(feature = "http")]
 pub mod writer;
 
 pub use line_protocol::{
     DeviceKey, InvalidPoint, LineProtocolBuilder, PowerPoint, SeriesTags, MEASUREMENT,
 };
+#[cfg(feature = "http")]
 pub use writer::{
     describe_request_error, InfluxApi, InfluxWriter, WriteError, WriteOutcome, WriterConfig,
 };

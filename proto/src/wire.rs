@@ -174,9 +174,15 @@ impl CheckedBatch {
             Ok(view) => view,
             Err(error) => return Err((payload, error)),
         };
-        // The device id is a slice of the payload: keep where it is.
-        let start = view.device_id.as_ptr() as usize - payload.as_ptr() as usize;
-        let device_id = start..start + view.device_id.len();
+        // The device id is a slice of the payload: keep where it is. Without
+        // the field it is the empty default, which points elsewhere (found
+        // by the `batch` fuzz target: the subtraction overflowed, then
+        // `view` sliced out of bounds).
+        let offset = (view.device_id.as_ptr() as usize).checked_sub(payload.as_ptr() as usize);
+        let device_id = match offset {
+            Some(start) if !view.device_id.is_empty() => start..start + view.device_id.len(),
+            _ => 0..0,
+        };
         let (sequence, base_timestamp_ms, readings) =
             (view.sequence, view.base_timestamp_ms, view.readings);
         Ok(Self {
@@ -587,53 +593,17 @@ impl From<Malformed> for DecodeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oracle::Sockets;
     use crate::v1;
     use proptest::prelude::*;
     use prost::Message;
 
-    /// What prost makes of a payload, with the column rules applied the
-    /// plain way: the oracle the reader is compared against.
-    fn oracle(payload: &[u8]) -> Result<Vec<(String, Vec<WireReading>)>, ()> {
-        let wire = v1::ReadingBatch::decode(payload).map_err(|_| ())?;
-        let mut sockets = Vec::new();
-        for s in &wire.sockets {
-            let n = s.timestamp_delta_ms.len();
-            let fits = |len: usize, optional: bool| len == n || optional && len == 0;
-            if !fits(s.power_delta_dw.len(), false)
-                || !fits(s.energy_delta_mwh.len(), true)
-                || !fits(s.voltage_dv.len(), true)
-                || !fits(s.current_ma.len(), true)
-            {
-                return Err(());
-            }
-            let sums = |deltas: &[i64], start: i64| -> Result<Vec<i64>, ()> {
-                let mut sum = start;
-                deltas
-                    .iter()
-                    .map(|d| {
-                        sum = sum.checked_add(*d).ok_or(())?;
-                        Ok(sum)
-                    })
-                    .collect()
-            };
-            let timestamps = sums(&s.timestamp_delta_ms, wire.base_timestamp_ms)?;
-            let power = sums(&s.power_delta_dw, 0)?;
-            let energy = sums(&s.energy_delta_mwh, 0)?;
-            let readings = (0..n)
-                .map(|i| WireReading {
-                    timestamp_ms: timestamps[i],
-                    power_dw: power[i],
-                    energy_mwh: energy.get(i).copied(),
-                    voltage_dv: s.voltage_dv.get(i).copied(),
-                    current_ma: s.current_ma.get(i).copied(),
-                })
-                .collect();
-            sockets.push((s.socket_id.clone(), readings));
-        }
-        Ok(sockets)
+    /// The oracle: prost's reading of the payload.
+    fn oracle(payload: &[u8]) -> Result<Sockets, ()> {
+        crate::oracle::decode(payload)
     }
 
-    fn read(payload: &[u8]) -> Result<Vec<(String, Vec<WireReading>)>, ()> {
+    fn read(payload: &[u8]) -> Result<Sockets, ()> {
         let view = BatchView::parse(payload).map_err(|_| ())?;
         let sockets: Vec<_> = view
             .sockets()
@@ -839,6 +809,24 @@ mod tests {
         let (back, error) = CheckedBatch::new(b"\xff\xff".to_vec()).unwrap_err();
         assert_eq!(back, b"\xff\xff");
         assert!(matches!(error, DecodeError::Protobuf(_)));
+    }
+
+    /// The `batch` fuzz target's first crash (fuzz/regressions/batch/): no
+    /// device id field, so the id is the empty default, not a slice of the
+    /// payload.
+    #[test]
+    fn a_checked_batch_without_a_device_id() {
+        // An unknown field 9 holding "pi-kitchen", then sequence = 42.
+        let payload = b"\x4a\x0api-kitchen\x10\x2a".to_vec();
+        let checked = CheckedBatch::new(payload).unwrap();
+        let view = checked.view();
+        assert_eq!((view.device_id(), view.sequence()), ("", 42));
+        assert_eq!(read(b"\x10\x2a"), oracle(b"\x10\x2a"));
+        assert!(CheckedBatch::new(Vec::new())
+            .unwrap()
+            .view()
+            .device_id()
+            .is_empty());
     }
 
     #[test]
