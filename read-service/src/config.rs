@@ -37,6 +37,20 @@ pub struct Config {
     #[arg(long, env = "INFLUX_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
     pub influx_timeout: Duration,
 
+    /// Requests that may read InfluxDB at once (a request's queries share
+    /// its slot; a CSV export holds it while it streams). Beyond it requests
+    /// queue for --queue-timeout, then get 429 with Retry-After. Past its
+    /// capacity InfluxDB only gets slower for everyone: size this to what
+    /// your InfluxDB answers quickly (8 suits a 2-core machine, see
+    /// docs/capacity.md).
+    #[arg(long, env = "MAX_CONCURRENT_QUERIES", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_concurrent_queries: u32,
+
+    /// Longest a request waits for an InfluxDB slot before it is refused with
+    /// 429 (`Retry-After`: this, rounded up to whole seconds).
+    #[arg(long, env = "QUEUE_TIMEOUT", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub queue_timeout: Duration,
+
     /// auth-service's public base URL: access tokens are verified with the keys
     /// at {AUTH_URL}/.well-known/jwks.json.
     #[arg(long, env = "AUTH_URL", default_value = "http://127.0.0.1:8081")]
@@ -116,6 +130,8 @@ mod tests {
         assert_eq!(config.settings_cache_ttl, Duration::from_secs(60));
         assert_eq!(config.reporting_window, Duration::from_secs(120));
         assert_eq!(config.live_interval, Duration::from_secs(2));
+        assert_eq!(config.max_concurrent_queries, 8);
+        assert_eq!(config.queue_timeout, Duration::from_secs(1));
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 }

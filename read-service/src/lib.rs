@@ -12,12 +12,15 @@
 //! - [`resolution`]: which data a power chart reads and at what step;
 //! - [`periods`]: calendar hours, days, weeks and months in a time zone;
 //! - [`energy`]: summing rollup increases into periods and pricing them;
+//! - [`admission`]: at most so many requests read InfluxDB at once, the
+//!   excess refused with 429;
 //! - [`api`]: the HTTP API, one module per resource;
 //! - [`telemetry`]: metric names, the recorder and timed InfluxDB queries.
 //!
 //! `main` parses [`Config`], sets up logging and calls [`run`]; integration
 //! tests call [`ReadService::bind`] on port 0 and [`ReadService::run`].
 
+pub mod admission;
 pub mod api;
 pub mod config;
 pub mod energy;
@@ -35,6 +38,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use wattline_influx::query::{QueryClient, QueryError};
 
+use crate::admission::Admission;
 use crate::api::{AppState, Limits};
 use crate::jwt::Verifier;
 use crate::settings::Settings;
@@ -101,6 +105,7 @@ impl ReadService {
                 live_interval: config.live_interval,
                 request_timeout: config.request_timeout,
             },
+            admission: Admission::new(config.max_concurrent_queries as usize, config.queue_timeout),
             metrics: telemetry::prometheus(),
             shutdown: CancellationToken::new(),
         };

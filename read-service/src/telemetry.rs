@@ -13,6 +13,7 @@ pub mod names {
     pub const HTTP_DURATION: &str = "wattline_read_http_request_duration_seconds";
     pub const INFLUX_DURATION: &str = "wattline_read_influx_query_duration_seconds";
     pub const LIVE_STREAMS: &str = "wattline_read_live_streams_total";
+    pub const SHED: &str = "wattline_read_shed_total";
 }
 
 /// The HTTP API's request metrics.
@@ -43,6 +44,10 @@ pub fn prometheus() -> PrometheusHandle {
         "InfluxDB query duration (non-streaming queries)"
     );
     describe_counter!(LIVE_STREAMS, "Live feeds opened");
+    describe_counter!(
+        SHED,
+        "Requests refused with 429 because no InfluxDB slot became free within --queue-timeout, by route"
+    );
     handle
 }
 

@@ -99,6 +99,7 @@ fn local(at: &ZonedDateTime) -> String {
         (status = 200, description = "Energy and cost per period", body = EnergyReport),
         (status = 400, description = "Bad time, range, bucket or socket", body = super::error::ErrorBody),
         (status = 401, description = "No valid access token", body = super::error::ErrorBody),
+        (status = 429, description = "Too many requests are reading data (see --max-concurrent-queries): try again after Retry-After", body = super::error::ErrorBody),
     ))]
 pub async fn energy(
     State(state): State<AppState>,
@@ -176,6 +177,7 @@ pub async fn energy(
             cond = socket.as_ref().map_or("", |_| SocketRef::CONDITION),
         )
     }));
+    let _slot = state.admission.enter("/api/energy").await?;
     let (totals, split) = tokio::join!(
         telemetry::timed_query(&state.influx, &totals_query),
         telemetry::timed_query(&state.influx, &split_query)

@@ -9,26 +9,28 @@ use wattline_influx::query::QueryError;
 use wattline_ops::http;
 pub use wattline_ops::http::ErrorBody;
 
+use crate::admission::Busy;
 use crate::settings::SettingsError;
 
-/// A failed request: the shared error answer, never cached.
+/// A failed request: the shared error answer, never cached, and
+/// `Retry-After` (whole seconds) when shed.
 #[derive(Debug)]
-pub struct ApiError(http::ApiError);
+pub struct ApiError(http::ApiError, Option<u64>);
 
 impl From<http::ApiError> for ApiError {
     fn from(error: http::ApiError) -> Self {
-        Self(error)
+        Self(error, None)
     }
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self(http::ApiError::new(status, code, message))
+        Self(http::ApiError::new(status, code, message), None)
     }
 
     /// 400 with a code naming the problem.
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        Self(http::ApiError::invalid(code, message))
+        Self(http::ApiError::invalid(code, message), None)
     }
 
     /// 401 `invalid_token` (the message never says which check failed).
@@ -42,7 +44,7 @@ impl ApiError {
 
     /// 404 for `what`.
     pub fn not_found(what: &str) -> Self {
-        Self(http::ApiError::not_found(what))
+        Self(http::ApiError::not_found(what), None)
     }
 
     /// 503: a service we depend on failed; the cause goes to the log.
@@ -53,6 +55,21 @@ impl ApiError {
             "unavailable",
             "the data is unavailable right now; try again shortly",
         )
+    }
+
+    /// 429 with `Retry-After`: InfluxDB is busy with as many requests as
+    /// it is allowed (see [`crate::admission`]); nothing failed.
+    pub fn busy(busy: Busy) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy",
+            format!(
+                "too many requests are reading data; try again in {} s",
+                busy.retry_after_s
+            ),
+        );
+        error.1 = Some(busy.retry_after_s);
+        error
     }
 
     pub fn status(&self) -> StatusCode {
@@ -66,6 +83,11 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(seconds) = self.1 {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }

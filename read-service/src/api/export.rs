@@ -28,6 +28,7 @@ const CHUNK_ROWS: usize = wattline_influx::query::CHUNK_ROWS;
         (status = 200, description = "Raw readings as CSV", content_type = "text/csv", body = String),
         (status = 400, description = "Bad time, range or socket", body = super::error::ErrorBody),
         (status = 401, description = "No valid access token", body = super::error::ErrorBody),
+        (status = 429, description = "Too many requests are reading data (see --max-concurrent-queries): try again after Retry-After", body = super::error::ErrorBody),
     ))]
 pub async fn export(
     State(state): State<AppState>,
@@ -55,15 +56,26 @@ pub async fn export(
     };
     let header_row = stream::once(async { Ok::<_, std::io::Error>(csv_rows(&[], true)) });
     let influx = state.influx.clone();
+    // Admitted before the head is sent (a refusal is still a 429); the slot
+    // then moves into the body and is given back when the body ends.
+    let slot = state.admission.enter("/api/export.csv").await?;
     // Sent when the body is first polled; each chunk of the answer then
     // becomes a piece of the body.
-    let chunks = stream::once(async move { influx.chunked(&query).await })
-        .map_ok(|answer| {
-            stream::try_unfold(answer, |mut answer| async move {
-                Ok::<_, QueryError>(answer.next_chunk().await?.map(|chunk| (chunk, answer)))
-            })
+    let chunks = stream::once(async move {
+        let answer = influx.chunked(&query).await;
+        answer.map(|answer| (answer, slot))
+    })
+    .map_ok(|answer_and_slot| {
+        stream::try_unfold(answer_and_slot, |(mut answer, slot)| async move {
+            Ok::<_, QueryError>(
+                answer
+                    .next_chunk()
+                    .await?
+                    .map(|chunk| (chunk, (answer, slot))),
+            )
         })
-        .try_flatten();
+    })
+    .try_flatten();
     let rows = chunks.map(|chunk| match chunk {
         Ok(series) => Ok(csv_rows(&series, false)),
         Err(error) => {

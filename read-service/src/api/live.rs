@@ -2,6 +2,12 @@
 //! `--live-interval` with the latest reading of every socket that reported
 //! within the reporting window. The first event is sent at once.
 //!
+//! Under load (see [`crate::admission`]) opening a feed is never refused:
+//! each tick's query takes an InfluxDB slot like any request, waiting at most
+//! `--queue-timeout`; a tick that gets none sends an `error` event with code
+//! `busy` and the feed stays open for the next tick. So open feeds keep
+//! working (they only skip beats) and cannot starve the other routes.
+//!
 //! The feed ends when the client goes away or the service shuts down (so a
 //! graceful shutdown does not wait on open feeds). It is never compressed:
 //! the compression layer skips `text/event-stream`, so every event leaves
@@ -98,6 +104,12 @@ async fn snapshot(state: &AppState, household: &str) -> Event {
     let window = jiff::SignedDuration::try_from(state.limits.reporting_window)
         .unwrap_or(jiff::SignedDuration::from_hours(1));
     let since = now.checked_sub(window).unwrap_or(now);
+    let Ok(_slot) = state.admission.admit().await else {
+        metrics::counter!(crate::telemetry::names::SHED, "route" => "/api/live").increment(1);
+        return Event::default()
+            .event("error")
+            .data(r#"{"error":{"code":"busy","message":"too many requests are reading data"}}"#);
+    };
     match latest_raw(&state.influx, household, since).await {
         Ok(latest) => {
             let mut sockets: Vec<LiveSocket> = latest

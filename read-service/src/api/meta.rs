@@ -53,6 +53,13 @@ pub struct Health {
         (status = 503, description = "InfluxDB does not answer", body = Health),
     ))]
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    // Liveness is whether InfluxDB can be reached, not whether it has time for
+    // us: the ping never takes an admission slot (it would queue behind the
+    // very load it should not judge, and a busy service would look dead to
+    // the load balancer, which would then pile its traffic on the other
+    // replicas). InfluxDB's /ping skips its query engine, and admission keeps
+    // the engine below saturation, so the ping answers within its 3 s even
+    // while requests are being shed.
     match state.influx.ping().await {
         Ok(()) => (
             StatusCode::OK,

@@ -32,6 +32,7 @@ use wattline_influx::query::{Query, QueryClient};
 use wattline_ops::http::RequestLimits;
 use wattline_ops::{http, prometheus};
 
+use crate::admission::Admission;
 use crate::jwt::{Claims, Verifier};
 use crate::settings::Settings;
 use crate::telemetry;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub verifier: Arc<Verifier>,
     pub settings: Arc<Settings>,
     pub limits: Limits,
+    /// Slots for requests that read InfluxDB.
+    pub admission: Admission,
     pub metrics: PrometheusHandle,
     /// Cancelled at shutdown: ends live feeds so the server can drain.
     pub shutdown: CancellationToken,

@@ -63,6 +63,7 @@ pub struct PowerSeries {
         (status = 200, description = "Power per step", body = PowerSeries),
         (status = 400, description = "Bad time, range or socket", body = super::error::ErrorBody),
         (status = 401, description = "No valid access token", body = super::error::ErrorBody),
+        (status = 429, description = "Too many requests are reading data (see --max-concurrent-queries): try again after Retry-After", body = super::error::ErrorBody),
     ))]
 pub async fn power(
     State(state): State<AppState>,
@@ -80,6 +81,7 @@ pub async fn power(
         Some(socket) => socket.bind(query),
         None => query,
     };
+    let _slot = state.admission.enter("/api/power").await?;
     let series = telemetry::timed_query(&state.influx, &query).await?;
     let points = plan.points();
     let t: Vec<i64> = (0..points)

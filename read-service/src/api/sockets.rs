@@ -99,6 +99,7 @@ async fn latest(
     responses(
         (status = 200, description = "The household's sockets", body = Sockets),
         (status = 401, description = "No valid access token", body = super::error::ErrorBody),
+        (status = 429, description = "Too many requests are reading data (see --max-concurrent-queries): try again after Retry-After", body = super::error::ErrorBody),
     ))]
 pub async fn sockets(
     State(state): State<AppState>,
@@ -118,6 +119,7 @@ pub async fn sockets(
     ))
     .bind("household", household.id())
     .bind("since", since.to_string());
+    let _slot = state.admission.enter("/api/sockets").await?;
     let (raw, rolled) = tokio::join!(
         latest_raw(&state.influx, household.id(), since),
         latest(

@@ -10,6 +10,7 @@ mod live;
 mod openapi;
 mod power;
 mod process;
+mod shedding;
 mod sockets;
 mod support;
 mod tenancy;
