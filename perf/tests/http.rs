@@ -43,14 +43,29 @@ fn check(report: &Report, endpoints: usize) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn read_service_under_load_answers_every_request() {
+async fn read_service_under_load_answers_every_request_or_sheds_it_well_formed() {
     testkit::init_crypto();
     let dir = tempfile::tempdir().expect("tempdir");
     let report = run(settings(Target::ReadService, 20.0, dir.path()))
         .await
         .expect("perf http");
     check(&report, 4);
-    assert_eq!(report.rate_limited, 0, "read-service has no limiter");
+    // 20 requests/s is well within what InfluxDB answers here, but on a
+    // loaded machine read-service may shed some (429 busy): those must be
+    // well-formed, and they must stay the exception.
+    assert_eq!(report.malformed_429, 0);
+    let answered: u64 = report
+        .endpoints
+        .values()
+        .flat_map(|e| e.statuses.iter())
+        .filter(|(status, _)| status.starts_with('2'))
+        .map(|(_, n)| *n)
+        .sum();
+    assert!(
+        answered > 10 * report.rate_limited,
+        "answered {answered}, shed {}",
+        report.rate_limited
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
